@@ -1,4 +1,7 @@
+from pathlib import Path
+
 from django.apps import AppConfig
+from django.conf import settings
 
 
 class GalleryConfig(AppConfig):
@@ -8,3 +11,10 @@ class GalleryConfig(AppConfig):
 
     def ready(self) -> None:
         from gallery import checks  # noqa: F401 - registers system checks
+
+        if settings.CELERY_BROKER_URL.startswith("filesystem://"):
+            # The embedded broker is a set of folders; web, worker and beat all need them.
+            for key in ("data_folder_in", "data_folder_out", "control_folder"):
+                Path(str(settings.CELERY_BROKER_TRANSPORT_OPTIONS[key])).mkdir(
+                    parents=True, exist_ok=True
+                )

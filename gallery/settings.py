@@ -135,7 +135,7 @@ USE_TZ = True
 # Static files are served by WhiteNoise in every mode; media is served by the app's own views,
 # behind access checks, never straight from MEDIA_ROOT.
 STATIC_URL = "/static/"
-STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT = Path(env_str("STATIC_ROOT") or VAR_DIR / "static")
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT") or VAR_DIR / "media")
 MEDIA_URL = "/media/"
@@ -214,21 +214,50 @@ else:
         "data_folder_out": str(BROKER_DIR / "queue"),
         "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
+        "polling_interval": 0.5,
     }
+# The cache is shared by every process (web, worker, listener): Redis when configured, else files.
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "gallery",
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+        }
+    }
+# One queue name per installation lets several share a Redis server.
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "celery") or "celery"
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_TIME_LIMIT = 300
-CELERY_TASK_SOFT_TIME_LIMIT = 240
+# Time limits stay below the visibility timeout, or Redis would redeliver a task still running.
+CELERY_TASK_TIME_LIMIT = min(300, CELERY_VISIBILITY_TIMEOUT // 2)
+CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 30
 CELERY_WORKER_MAX_TASKS_PER_CHILD = 200
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TASK_ALWAYS_EAGER = False
+CELERY_BEAT_SCHEDULE = {
+    # The safety net behind the event stream: poll what is due, re-drive lost tasks, end
+    # anything past its deadline. Expires so a stopped worker does not come back to a pile.
+    "generations-sweep": {
+        "task": "gallery.tasks.generations_sweep",
+        "schedule": 5.0,
+        "options": {"expires": 10},
+    },
+}
 
 # Oxen and Seedream. With no key the run command starts the local simulator and says so; the
 # app never falls back to it on its own (see gallery.oxen).
@@ -244,8 +273,14 @@ OXEN_REFERENCE_HOSTING = env_choice(
     "OXEN_REFERENCE_HOSTING", "inline", ("inline", "oxen-repo", "signed-url")
 )
 OXEN_REFERENCE_REPO = env_str("OXEN_REFERENCE_REPO")
+if OXEN_REFERENCE_HOSTING == "oxen-repo" and OXEN_REFERENCE_REPO.count("/") != 1:
+    raise ImproperlyConfigured(
+        "OXEN_REFERENCE_REPO: oxen-repo hosting needs a public repository as namespace/repo"
+    )
 GENERATION_DEADLINE_MINUTES = env_int("GENERATION_DEADLINE_MINUTES", 30, minimum=1)
 GENERATION_MAX_ATTEMPTS = env_int("GENERATION_MAX_ATTEMPTS", 5, minimum=1)
+# A generation left this long in a waiting state (its task lost to a crash) is driven again.
+GENERATION_STALE_SECONDS = env_int("GENERATION_STALE_SECONDS", 60, minimum=1)
 if OXEN_SIMULATOR and not OXEN_API_KEY:
     raise ImproperlyConfigured("OXEN_API_KEY: the simulator needs a key too (bin/run sets one)")
 

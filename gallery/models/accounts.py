@@ -1,4 +1,4 @@
-"""Data model. Every gallery object belongs to a team; people reach a team through a membership."""
+"""People and teams: every gallery object belongs to a team, reached through a membership."""
 
 from __future__ import annotations
 
@@ -24,6 +24,15 @@ class Team(models.Model):
     name = models.CharField(max_length=100)
     created_at = models.DateTimeField(auto_now_add=True)
     members = models.ManyToManyField(User, through="Membership", related_name="teams")
+    # Review and sharing policy, set by the team's owners and admins.
+    pending_visible_to_team = models.BooleanField(
+        default=True, help_text="Show images that are not yet approved to the whole team."
+    )
+    share_requires_approval = models.BooleanField(
+        default=False, help_text="Only approved images may be shared through links."
+    )
+    share_default_expiry_days = models.PositiveSmallIntegerField(default=30)
+    share_max_expiry_days = models.PositiveSmallIntegerField(default=90)
 
     class Meta:
         ordering = ["name"]

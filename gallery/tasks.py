@@ -1,0 +1,90 @@
+"""Celery tasks: thin. Each takes a row id, calls one service and schedules what comes next.
+
+Every task here is idempotent (the services only move a row from the states they expect), so
+they all use ``acks_late`` with ``reject_on_worker_lost``: a worker killed mid-task leaves its
+message to be delivered again, and the second run finishes the job or does nothing. No task
+sleeps; a service that must look again later says when, and the task re-enqueues itself with a
+countdown that :func:`capped_delay` keeps far below the broker's visibility timeout (a longer
+countdown on Redis is redelivered, and run, again and again).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import shared_task
+from django.conf import settings
+
+from gallery import generations
+from gallery.generations import Next
+
+logger = logging.getLogger(__name__)
+
+# Every task below is safe to run twice, so a killed worker's message is delivered again.
+idempotent_task = shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+
+
+def capped_delay(seconds: float) -> float:
+    """A countdown that stays below a quarter of the visibility timeout (and 5 minutes)."""
+    ceiling = min(300.0, settings.CELERY_VISIBILITY_TIMEOUT / 4)
+    return max(0.0, min(float(seconds), ceiling))
+
+
+def _follow(task: Any, generation_id: int, outcome: Next) -> None:
+    if outcome.ingest and outcome.seconds is None:
+        generation_ingest.delay(generation_id)
+    elif outcome.seconds is not None:
+        target = generation_ingest if outcome.ingest else task
+        target.apply_async((generation_id,), countdown=capped_delay(outcome.seconds))
+
+
+@idempotent_task
+def generation_submit(generation_id: int) -> None:
+    _follow(
+        generation_submit, generation_id, generations.generation_submit(generation_id=generation_id)
+    )
+
+
+@idempotent_task
+def generation_find_orphan(generation_id: int) -> None:
+    outcome = generations.generation_find_orphan(generation_id=generation_id)
+    _follow(generation_find_orphan, generation_id, outcome)
+
+
+@idempotent_task
+def generation_ingest(generation_id: int) -> None:
+    _follow(
+        generation_ingest, generation_id, generations.generation_ingest(generation_id=generation_id)
+    )
+
+
+@idempotent_task
+def generation_cancel(generation_id: int) -> None:
+    generations.generation_cancel(generation_id=generation_id)
+
+
+@idempotent_task
+def generation_completed(upstream_id: str, status: str, url: str | None, error: str | None) -> None:
+    """A completion event, handed over by the listener (``manage.py oxen_listen``)."""
+    outcome = generations.generation_event_apply(
+        upstream_id=upstream_id, status=status, url=url, error=error
+    )
+    if outcome.ingest:
+        from gallery.models import Generation
+
+        pk = Generation.objects.filter(upstream_id=upstream_id).values_list("pk", flat=True).first()
+        if pk is not None:
+            generation_ingest.delay(pk)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def generations_sweep() -> None:
+    """Beat runs this every few seconds; it is also sent when the event stream reconnects."""
+    result = generations.generations_sweep()
+    for pk in result.submit:
+        generation_submit.delay(pk)
+    for pk in result.orphans:
+        generation_find_orphan.delay(pk)
+    for pk in result.ingest:
+        generation_ingest.delay(pk)

@@ -1,0 +1,134 @@
+"""``python -m seedream.simulator``: run the Oxen simulator in the foreground."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+import types
+from collections.abc import Sequence
+
+from seedream.simulator.config import (
+    IMAGE_SIZE_MODES,
+    SCHEMA_ERAS,
+    SCHEMA_FIELDS,
+    Latency,
+    SimulatorConfig,
+)
+from seedream.simulator.simulator import Simulator
+
+API_KEY_ENV = "OXEN_SIMULATOR_API_KEY"
+
+
+def parse_latency(text: str) -> Latency:
+    """``"8"`` -> 8.0 seconds; ``"8-20"`` -> the range (8.0, 20.0)."""
+    low, separator, high = text.partition("-")
+    try:
+        return (float(low), float(high)) if separator else float(low)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected seconds like 8 or 8-20, got {text!r}") from exc
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line interface."""
+    parser = argparse.ArgumentParser(
+        prog="python -m seedream.simulator",
+        description="A local test double of Oxen.ai's inference API. Nothing is sent to Oxen.",
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8900, help="0 picks a free port")
+    parser.add_argument(
+        "--api-key", default=os.environ.get(API_KEY_ENV), help=f"default: ${API_KEY_ENV}"
+    )
+    parser.add_argument("--namespace", default="sim-user", help="the key's username")
+    parser.add_argument("--image-size", choices=IMAGE_SIZE_MODES, default="preset")
+    for name, default in (("queue", 2.0), ("processing", (8.0, 20.0)), ("sync", (5.0, 15.0))):
+        parser.add_argument(
+            f"--{name}-latency",
+            type=parse_latency,
+            default=default,
+            metavar="S[-S]",
+            help=f"seconds, or a min-max range (default {default})",
+        )
+    parser.add_argument("--keepalive", type=float, default=15.0, help="SSE keep-alive seconds")
+    parser.add_argument("--result-url-ttl", type=float, default=3600.0)
+    parser.add_argument("--schema-era", choices=SCHEMA_ERAS, default="current")
+    parser.add_argument("--schema-field", choices=SCHEMA_FIELDS, default="request_schema")
+    parser.add_argument("--unrelated-events", action="store_true")
+    parser.add_argument(
+        "--fetch-external",
+        action="store_true",
+        help="allow fetching reference URLs on non-loopback hosts",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the latency jitter")
+    parser.add_argument("--quiet", action="store_true", help="do not log each request")
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
+    """Turn parsed arguments into a configuration."""
+    return SimulatorConfig(
+        api_key=args.api_key,
+        host=args.host,
+        port=args.port,
+        namespace=args.namespace,
+        image_size=args.image_size,
+        queue_latency=args.queue_latency,
+        processing_latency=args.processing_latency,
+        processing_latency_4k_factor=1.5,
+        sync_latency=args.sync_latency,
+        keepalive_interval=args.keepalive,
+        result_url_ttl=args.result_url_ttl,
+        schema_era=args.schema_era,
+        schema_field=args.schema_field,
+        unrelated_events=args.unrelated_events,
+        fetch_external=args.fetch_external,
+        seed=args.seed,
+        log_requests=not args.quiet,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run until SIGINT/SIGTERM, then stop cleanly."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.api_key:
+        parser.error(f"--api-key (or ${API_KEY_ENV}) is required")
+    try:
+        config = config_from_args(args)
+    except ValueError as exc:
+        parser.error(str(exc))
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s oxen-sim %(message)s", stream=sys.stderr
+    )
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: types.FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    try:
+        simulator = Simulator(config).start()
+    except OSError as exc:
+        print(f"cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"Oxen SIMULATOR listening on {simulator.base_url} — a local test double, "
+        "nothing is sent to Oxen",
+        flush=True,
+    )
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        simulator.stop()
+    print("Oxen SIMULATOR stopped", file=sys.stderr, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

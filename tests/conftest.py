@@ -1,0 +1,190 @@
+"""Fixtures shared by the whole suite: real services, users, teams and logged-in clients."""
+
+from __future__ import annotations
+
+import io
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from gallery.models import Membership, Reference, Team, User
+from gallery.teams import membership_add, team_create
+from seedream.simulator import Simulator, SimulatorConfig
+from tests import services
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    database = os.environ.get("TEST_DATABASE_LABEL") or os.environ.get("DATABASE_URL", "SQLite")
+    broker = os.environ.get("TEST_BROKER_LABEL") or (
+        "Redis" if os.environ.get("REDIS_URL") else "filesystem"
+    )
+    return [f"database: {database}", f"broker: {broker}", f"CI: {services.in_ci()}"]
+
+
+def missing_service(what: str) -> None:
+    """Fail under CI=true, skip (with the reason shown in the summary) anywhere else."""
+    if services.in_ci():
+        pytest.fail(f"{what} is required under CI=true", pytrace=False)
+    pytest.skip(f"{what} is not available")
+
+
+@pytest.fixture(autouse=True)
+def _unhashed_static_files(settings: object) -> None:
+    """Tests render templates without running collectstatic, so skip the manifest lookup."""
+    storages = dict(settings.STORAGES)  # type: ignore[attr-defined]
+    storages["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+    settings.STORAGES = storages  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+    if not services.redis_reachable(url):
+        missing_service(f"Redis at {url}")
+    return url
+
+
+@pytest.fixture
+def postgres(settings: object) -> None:
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        missing_service("PostgreSQL (TEST_DATABASE_URL)")
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    if not services.chromium_available():
+        missing_service(f"Chromium at {services.CHROMIUM_PATH}")
+    return services.CHROMIUM_PATH
+
+
+@pytest.fixture
+def make_user(db: None) -> Callable[..., User]:
+    counter = iter(range(1, 10_000))
+
+    def make(
+        username: str | None = None, *, password: str = "correct horse battery", **extra: object
+    ) -> User:
+        name = username or f"user{next(counter)}"
+        return User.objects.create_user(username=name, password=password, **extra)  # type: ignore[arg-type]
+
+    return make
+
+
+@pytest.fixture
+def team(make_user: Callable[..., User]) -> Team:
+    owner = make_user("owner")
+    return team_create(name="Design", owner=owner)
+
+
+@pytest.fixture
+def member(team: Team, make_user: Callable[..., User]) -> User:
+    user = make_user("member")
+    membership_add(team=team, user=user, role=Membership.Role.MEMBER)
+    return user
+
+
+@pytest.fixture
+def member_client(member: User) -> Client:
+    client = Client()
+    client.force_login(member)
+    return client
+
+
+# -- Oxen simulator and the pipeline -------------------------------------------------------------
+
+
+@pytest.fixture
+def media_storage(settings: Any, tmp_path: Path) -> Path:
+    """Local media in a fresh folder for this test."""
+    root = tmp_path / "media"
+    storages = dict(settings.STORAGES)
+    storages["default"] = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(root), "base_url": "/media/"},
+    }
+    settings.STORAGES = storages
+    settings.MEDIA_ROOT = root
+    return root
+
+
+@pytest.fixture
+def oxen_sim(settings: Any, media_storage: Path) -> Iterator[Simulator]:
+    """A local Oxen simulator over a real socket, with the app configured to use it."""
+    config = SimulatorConfig(
+        api_key="sim-test-key-0123456789",
+        port=0,
+        queue_latency=(0.05, 0.05),
+        processing_latency=(0.2, 0.2),
+        sync_latency=(0.05, 0.05),
+        image_size="small",
+        keepalive_interval=1.0,
+    )
+    with Simulator(config).start() as sim:
+        settings.OXEN_API_KEY = sim.api_key
+        settings.OXEN_BASE_URL = sim.base_url
+        settings.OXEN_SIMULATOR = True
+        from django.core.cache import cache
+
+        cache.clear()
+        yield sim
+
+
+def png_bytes(
+    size: tuple[int, int] = (64, 48), colour: tuple[int, int, int] = (200, 40, 40)
+) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", size, colour).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def make_reference(team: Team, member: User, media_storage: Path) -> Callable[..., Reference]:
+    from gallery.references import reference_upload
+
+    def make(
+        colour: tuple[int, int, int] = (200, 40, 40), size: tuple[int, int] = (64, 48)
+    ) -> Reference:
+        return reference_upload(
+            team=team, user=member, upload=io.BytesIO(png_bytes(size, colour)), name="ref.png"
+        )
+
+    return make
+
+
+def drive(generation_ids: list[int], *, timeout: float = 20.0) -> None:
+    """Run the pipeline in this process the way the worker would (submit, sweep, ingest),
+    until every generation is terminal. Tests use it where Celery itself is not under test."""
+    from gallery import generations
+    from gallery.models import Generation
+
+    for pk in generation_ids:
+        generations.generation_submit(generation_id=pk)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        Generation.objects.filter(
+            pk__in=generation_ids, status__in=["queued", "processing"]
+        ).update(next_check_at=timezone.now())
+        result = generations.generations_sweep()
+        for pk in result.submit:
+            generations.generation_submit(generation_id=pk)
+        for pk in result.orphans:
+            generations.generation_find_orphan(generation_id=pk)
+        for pk in result.ingest:
+            generations.generation_ingest(generation_id=pk)
+        pending = Generation.objects.filter(pk__in=generation_ids).exclude(
+            status__in=["succeeded", "failed", "cancelled"]
+        )
+        if not pending.exists():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"not settled: {list(pending.values_list('status', 'last_error'))}")
