@@ -133,7 +133,9 @@ def oxen_sim(settings: Any, media_storage: Path) -> Iterator[Simulator]:
         settings.OXEN_SIMULATOR = True
         from django.core.cache import cache
 
-        cache.clear()
+        from gallery.oxen import LISTENER_HEARTBEAT_KEY
+
+        cache.delete(LISTENER_HEARTBEAT_KEY)
         yield sim
 
 

@@ -3,6 +3,7 @@ tracked to the end, none is lost, none is POSTed twice."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
@@ -310,3 +311,45 @@ def test_no_key_and_no_simulator_fails_with_a_clear_message(
     with pytest.raises(OxenNotConfiguredError) as raised:
         get_schema()
     assert "OXEN_API_KEY" in raised.value.user_message
+
+
+def test_an_expired_result_url_is_refreshed_from_the_status_call(
+    oxen_sim: Simulator, team: Team, member: User
+) -> None:
+    request = new_request(team, member)
+    [pk] = ids(request)
+    generations.generation_submit(generation_id=pk)
+    generation = Generation.objects.get(pk=pk)
+    oxen_sim.finish(generation.upstream_id)
+    fresh = oxen_sim.generation(generation.upstream_id)["result_url"]
+    expired = re.sub(r"exp=\d+", "exp=1000000000", fresh)
+    assert generations.generation_event_apply(
+        upstream_id=generation.upstream_id, status="succeeded", url=expired, error=None
+    ).ingest
+    generations.generation_ingest(generation_id=pk)
+    assert Generation.objects.get(pk=pk).status == "succeeded"
+    calls = oxen_sim.generation_counters(generation.upstream_id)
+    assert calls["GET /api/ai/queue/{id}"] == 1  # the refresh
+
+
+def test_references_hosted_in_an_oxen_repo_are_uploaded_once(
+    oxen_sim: Simulator,
+    team: Team,
+    member: User,
+    make_reference: Callable[..., Reference],
+    settings: Any,
+) -> None:
+    settings.OXEN_REFERENCE_HOSTING = "oxen-repo"
+    settings.OXEN_REFERENCE_REPO = "sim-user/gallery-refs"
+    ref = make_reference()
+    first = new_request(team, member, references=[ref])
+    second = new_request(team, member, references=[ref], prompt="again, @Image1")
+    drive(ids(first) + ids(second))
+    assert set(Generation.objects.values_list("status", flat=True)) == {"succeeded"}
+    ref.refresh_from_db()
+    assert "/api/repos/sim-user/gallery-refs/file/" in ref.hosted_url
+    assert ref.hosted_url.endswith(f"references/{ref.sha256}.{ref.extension}")
+    bodies = oxen_sim.received(QUEUE_POST)
+    assert [body["input_image"] for body in bodies] == [[ref.hosted_url]] * 2
+    uploads = [k for k in oxen_sim.counters() if k.startswith("PUT /api/repos")]
+    assert sum(oxen_sim.counters()[k] for k in uploads) == 1

@@ -1,0 +1,105 @@
+"""The event listener hands completions to the workers and reconciles on every reconnect."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from gallery import generations, oxen
+from gallery.generations import generation_request_create
+from gallery.listener import listen
+from gallery.models import Generation, Team, User
+from seedream.simulator import Simulator
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def eager(settings: Any) -> Iterator[None]:
+    # Tasks the listener sends run at once in this process: this test is about the listener.
+    from gallery.celery import app
+
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = False
+
+
+@pytest.fixture
+def listener(oxen_sim: Simulator, eager: None) -> Iterator[threading.Event]:
+    stop = threading.Event()
+    thread = threading.Thread(target=listen, args=(stop,), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while oxen_sim.sse_connections() == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    yield stop
+    stop.set()
+    thread.join(timeout=5)
+
+
+def wait(condition: Callable[[], bool], timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError(list(Generation.objects.values_list("status", "last_error")))
+
+
+def submitted(team: Team, member: User) -> Generation:
+    request = generation_request_create(
+        team=team,
+        author=member,
+        prompt="events",
+        parameters={},
+        references=[],
+        batch_size=1,
+        schema=oxen.get_schema(),
+        model="bytedance-seedream-4-5",
+    )
+    generation = request.generations.get()
+    generations.generation_submit(generation_id=generation.pk)
+    return Generation.objects.get(pk=generation.pk)
+
+
+def test_a_completion_event_is_ingested_without_polling(
+    listener: threading.Event, oxen_sim: Simulator, team: Team, member: User
+) -> None:
+    generation = submitted(team, member)
+    wait(lambda: Generation.objects.get(pk=generation.pk).status == "succeeded")
+    assert Generation.objects.get(pk=generation.pk).checks == 0
+    calls = oxen_sim.generation_counters(generation.upstream_id)
+    assert "GET /api/ai/queue/{id}" not in calls  # no status poll was needed
+    assert oxen.event_stream_connected()
+
+
+def test_a_reconnect_reconciles_what_the_stream_missed(
+    listener: threading.Event, oxen_sim: Simulator, team: Team, member: User
+) -> None:
+    oxen_sim.sse("silence")
+    generation = submitted(team, member)
+    oxen_sim.wait_for(generation.upstream_id, {"succeeded"}, timeout=10)
+    assert Generation.objects.get(pk=generation.pk).status != "succeeded"  # the event was lost
+    Generation.objects.filter(pk=generation.pk).update(next_check_at=timezone.now())
+    oxen_sim.sse("resume")
+    oxen_sim.sse("drop")  # the listener reconnects, and reconciles on connect
+    wait(lambda: Generation.objects.get(pk=generation.pk).status == "succeeded")
+
+
+def test_polling_sees_completions_within_a_minute_even_with_the_stream_up(
+    settings: Any, oxen_sim: Simulator, team: Team, member: User
+) -> None:
+    generation = submitted(team, member)
+    oxen.listener_heartbeat()
+    assert generations.poll_interval(generation).total_seconds() <= 30
+    from django.core.cache import cache
+
+    cache.delete(oxen.LISTENER_HEARTBEAT_KEY)
+    generation.checks = 20
+    assert generations.poll_interval(generation).total_seconds() <= 15
