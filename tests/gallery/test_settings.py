@@ -102,3 +102,45 @@ def test_loopback_oxen_url_without_simulator_flag_is_refused(tmp_path: Path) -> 
     )
     assert result.returncode != 0
     assert "gallery.E001" in result.stderr
+
+
+def test_s3_bucket_moves_media_to_s3_compatible_storage(tmp_path: Path) -> None:
+    code = (
+        "from django.core.files.storage import storages; s = storages['default']; "
+        "print(type(s).__name__, s.bucket_name, s.endpoint_url)"
+    )
+    result = manage(
+        "shell",
+        "--verbosity",
+        "0",
+        "-c",
+        code,
+        env={
+            "VAR_DIR": str(tmp_path),
+            "SECRET_KEY": STRONG_KEY,
+            "S3_BUCKET": "gallery-media",
+            "S3_ENDPOINT_URL": "http://127.0.0.1:9000",
+        },
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["S3Storage", "gallery-media", "http://127.0.0.1:9000"]
+
+
+def test_redis_url_switches_broker_and_cache_to_redis(tmp_path: Path) -> None:
+    code = (
+        "from django.conf import settings; "
+        "print(settings.CELERY_BROKER_URL, settings.CACHES['default']['BACKEND'])"
+    )
+    result = manage(
+        "shell",
+        "--verbosity",
+        "0",
+        "-c",
+        code,
+        env={"VAR_DIR": str(tmp_path), "SECRET_KEY": STRONG_KEY, "REDIS_URL": "redis://h:6379/2"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [
+        "redis://h:6379/2",
+        "django.core.cache.backends.redis.RedisCache",
+    ]
