@@ -723,3 +723,38 @@ def upstream_failure_message(error: str | None) -> str:
 def _user_message(exc: Exception) -> str:
     message = getattr(exc, "user_message", None)
     return str(message) if message else str(exc)
+
+
+# -- retrying ------------------------------------------------------------------------------------
+
+
+class RetryRefused(Exception):
+    """Only a failed or cancelled generation can be retried."""
+
+
+def generation_retry(*, generation_id: int) -> Generation:
+    """Try a failed or cancelled generation again, as a NEW generation of the same request:
+    the old row keeps its error and its history, and the new one is submitted after commit."""
+    from gallery import tasks
+
+    now = timezone.now()
+    with transaction.atomic():
+        old = _locked(generation_id)
+        if old is None or old.status not in (Status.FAILED, Status.CANCELLED):
+            raise RetryRefused("Only a failed or cancelled image can be retried.")
+        last = (
+            Generation.objects.filter(request_id=old.request_id)
+            .order_by("-index")
+            .values_list("index", flat=True)
+            .first()
+        )
+        retry = Generation.objects.create(
+            request_id=old.request_id,
+            team_id=old.team_id,
+            index=(last or 0) + 1,
+            deadline_at=now + timedelta(minutes=settings.GENERATION_DEADLINE_MINUTES),
+            next_check_at=now + stale_after(),
+            transitions=[[Status.PENDING, now.isoformat()]],
+        )
+        transaction.on_commit(lambda: tasks.generation_submit.delay(retry.pk))
+    return retry

@@ -177,6 +177,13 @@ UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 20 * 1024 * 1024, minimum=1024)
 DATA_UPLOAD_MAX_NUMBER_FILES = 20
 FILE_UPLOAD_MAX_MEMORY_SIZE = 4 * 1024 * 1024
 
+# Shared-link passwords: failed attempts allowed per window, per link and client, per link and
+# per client address, counted in the shared cache.
+SHARE_PASSWORD_WINDOW_SECONDS = 15 * 60
+SHARE_PASSWORD_ATTEMPTS = 5
+SHARE_PASSWORD_ATTEMPTS_PER_LINK = 20
+SHARE_PASSWORD_ATTEMPTS_PER_CLIENT = 20
+
 # Security headers. HTTPS-only protections follow the scheme of SITE_URL, so a local run over
 # plain http works and a deployment behind TLS passes `manage.py check --deploy`.
 SECURE_CONTENT_TYPE_NOSNIFF = True

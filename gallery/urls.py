@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from gallery.views import health, teams
 
@@ -21,4 +21,6 @@ urlpatterns = [
         name="password_change_done",
     ),
     path("admin/", admin.site.urls),
+    path("", include("gallery.urls_review_sharing")),
+    path("", include("gallery.urls_app")),
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,18 @@ def _unhashed_static_files(settings: object) -> None:
     storages = dict(settings.STORAGES)  # type: ignore[attr-defined]
     storages["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
     settings.STORAGES = storages  # type: ignore[attr-defined]
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(settings: Any) -> None:
+    """A fresh in-memory cache per test: rate-limit counters and heartbeats must not leak
+    between tests or from one run to the next (the configured cache is Redis or files)."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": f"test-{uuid.uuid4().hex}",
+        }
+    }
 
 
 @pytest.fixture(scope="session")

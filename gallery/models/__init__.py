@@ -10,15 +10,22 @@ from gallery.models.generation import (
     RequestReference,
     Thumbnail,
 )
+from gallery.models.review import ReviewDecision
+from gallery.models.sharing import ShareLink, ShareLinkItem
+from gallery.models.team_invites import Invitation
 
 __all__ = [
     "Favourite",
     "GalleryImage",
     "Generation",
     "GenerationRequest",
+    "Invitation",
     "Membership",
     "Reference",
     "RequestReference",
+    "ReviewDecision",
+    "ShareLink",
+    "ShareLinkItem",
     "Team",
     "Thumbnail",
     "User",

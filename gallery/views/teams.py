@@ -3,16 +3,17 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from gallery import teams
+from gallery.views.gallery import grid
 
 
-@login_required
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "gallery/home.html")
+    """The team's gallery is the home page."""
+    return grid(request)
 
 
 @login_required

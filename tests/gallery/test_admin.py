@@ -1,0 +1,167 @@
+"""The Django admin for reviewers: lists at a fixed query count, filters, search, bulk review
+through the services, read-only pipeline fields and the review history inline."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from gallery import review
+from gallery.models import GalleryImage, Membership, ReviewDecision, Team, User
+from gallery.teams import membership_add, team_create
+from tests.gallery.review_sharing_helpers import make_image
+
+pytestmark = pytest.mark.django_db
+State = GalleryImage.ReviewState
+IMAGES = reverse("admin:gallery_galleryimage_changelist")
+GENERATIONS = reverse("admin:gallery_generation_changelist")
+
+
+@pytest.fixture
+def superuser(make_user: Callable[..., User]) -> User:
+    return make_user("root", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def admin_client(superuser: User) -> Client:
+    client = Client()
+    client.force_login(superuser)
+    return client
+
+
+def _queries(client: Client, url: str, **params: Any) -> int:
+    from django.db import connection
+
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(url, params)
+    assert response.status_code == 200
+    return len(captured.captured_queries)
+
+
+def test_changelists_stay_at_a_fixed_number_of_queries(
+    admin_client: Client, team: Team, make_user: Callable[..., User], media_storage: Path
+) -> None:
+    authors = [make_user(f"author{i}") for i in range(3)]
+    for i in range(5):
+        make_image(team, authors[i % 3], size=["1K", "2K"][i % 2])
+    few_images = _queries(admin_client, IMAGES)
+    few_generations = _queries(admin_client, GENERATIONS)
+    for i in range(25):
+        make_image(team, authors[i % 3], size=["2K", "4K"][i % 2], model=f"m{i % 2}")
+    assert _queries(admin_client, IMAGES) == few_images
+    assert _queries(admin_client, GENERATIONS) == few_generations
+    html = admin_client.get(IMAGES).content.decode()
+    newest = GalleryImage.objects.order_by("-created_at", "-id")[0]
+    assert reverse("review-media", args=[newest.public_id, "thumb"]) in html
+
+
+def test_filters_and_prompt_search(
+    admin_client: Client, team: Team, member: User, media_storage: Path
+) -> None:
+    cat = make_image(team, member, prompt="a cat on a sofa", size="4K", model="seedream-x")
+    dog = make_image(team, member, prompt="a dog in the rain", state=State.APPROVED)
+
+    def listed(**params: str) -> set[str]:
+        response = admin_client.get(IMAGES, params)
+        assert response.status_code == 200
+        return {str(obj.public_id) for obj in response.context["cl"].result_list}
+
+    assert listed(q="sofa") == {str(cat.public_id)}
+    assert listed(review_state__exact="approved") == {str(dog.public_id)}
+    assert listed(size="4K") == {str(cat.public_id)}
+    assert listed(generation__request__model="seedream-x") == {str(cat.public_id)}
+    assert listed(generation__request__author__id__exact=str(member.pk)) == {
+        str(cat.public_id),
+        str(dog.public_id),
+    }
+    assert listed(team__id__exact=str(team.pk)) == {str(cat.public_id), str(dog.public_id)}
+    assert listed(**{"created_at__year": str(cat.created_at.year)})
+
+
+def test_bulk_actions_go_through_the_review_service(
+    admin_client: Client, superuser: User, team: Team, member: User, media_storage: Path
+) -> None:
+    images = [make_image(team, member) for _ in range(3)]
+    response = admin_client.post(
+        IMAGES,
+        {
+            "action": "approve_selected",
+            "_selected_action": [str(image.pk) for image in images[:2]],
+        },
+    )
+    assert response.status_code == 302
+    states = dict(GalleryImage.objects.values_list("pk", "review_state"))
+    assert [states[image.pk] for image in images] == ["approved", "approved", "pending"]
+    assert ReviewDecision.objects.filter(actor=superuser, to_state="approved").count() == 2
+
+    admin_client.post(
+        IMAGES, {"action": "reject_selected", "_selected_action": [str(images[0].pk)]}
+    )
+    decision = ReviewDecision.objects.filter(image=images[0]).first()
+    assert decision is not None and (decision.from_state, decision.to_state) == (
+        "approved",
+        "rejected",
+    )
+
+
+def test_change_form_is_read_only_except_a_logged_decision(
+    admin_client: Client, superuser: User, team: Team, member: User, media_storage: Path
+) -> None:
+    image = make_image(team, member, prompt="a red barn")
+    review.image_flag(image=image, user=member, reason="too dark")
+    url = reverse("admin:gallery_galleryimage_change", args=[image.pk])
+    page = admin_client.get(url)
+    html = page.content.decode()
+    assert "a red barn" in html and "too dark" in html  # request metadata and history inline
+    assert image.generation.upstream_id in html
+    assert 'name="review_state"' not in html and 'name="decision"' in html
+
+    # Post back what the form holds (the inline's management form and ids), plus a decision.
+    data = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', html))
+    data.update(decision="approved", decision_note="fine after all", review_state="rejected")
+    response = admin_client.post(url, data)
+    assert response.status_code == 302, response.content[:2000]
+    image.refresh_from_db()
+    assert image.review_state == State.APPROVED
+    assert image.review_decisions.first().note == "fine after all"  # type: ignore[union-attr]
+    generation_page = admin_client.get(
+        reverse("admin:gallery_generation_change", args=[image.generation_id])
+    )
+    assert generation_page.status_code == 200
+    assert image.generation.upstream_id in generation_page.content.decode()
+    assert 'name="upstream_id"' not in generation_page.content.decode()
+
+
+def test_staff_see_only_their_teams_in_the_admin(
+    team: Team, member: User, make_user: Callable[..., User], media_storage: Path
+) -> None:
+    staff = make_user("staffer", is_staff=True)
+    membership_add(team=team, user=staff, role=Membership.Role.MEMBER)
+    staff.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_galleryimage", "change_galleryimage"])
+    )
+    mine = make_image(team, member)
+    elsewhere = team_create(name="Elsewhere", owner=make_user("stranger"))
+    theirs = make_image(elsewhere, None)
+    client = Client()
+    client.force_login(staff)
+    listed = {obj.pk for obj in client.get(IMAGES).context["cl"].result_list}
+    assert listed == {mine.pk}
+    change = reverse("admin:gallery_galleryimage_change", args=[theirs.pk])
+    assert client.get(change).status_code == 302  # the admin's "does not exist" redirect
+    assert client.get(reverse("review-media", args=[theirs.public_id, "thumb"])).status_code == 404
+    thumb = client.get(reverse("review-media", args=[mine.public_id, "thumb"]))
+    assert thumb.status_code == 200 and thumb["X-Content-Type-Options"] == "nosniff"
+
+
+def test_other_models_are_registered(admin_client: Client, team: Team) -> None:
+    for name in ["team", "membership", "user", "reference", "sharelink", "reviewdecision"]:
+        assert admin_client.get(reverse(f"admin:gallery_{name}_changelist")).status_code == 200
