@@ -172,10 +172,16 @@ STORAGES = {
     },
 }
 
-# Uploads: Django has no per-file cap, so the forms enforce one; these bound the request itself.
+# Uploads: Django has no per-file cap, so gallery.uploads enforces one while the body is read
+# (the views check it again); the other settings bound the request itself.
 UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 20 * 1024 * 1024, minimum=1024)
 DATA_UPLOAD_MAX_NUMBER_FILES = 20
 FILE_UPLOAD_MAX_MEMORY_SIZE = 4 * 1024 * 1024
+FILE_UPLOAD_HANDLERS = [
+    "gallery.uploads.UploadSizeCapHandler",  # first: stops a file at UPLOAD_MAX_BYTES
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 
 # Shared-link passwords: failed attempts allowed per window, per link and client, per link and
 # per client address, counted in the shared cache.

@@ -23,6 +23,7 @@ from gallery.selectors import (
     gallery_neighbours,
     gallery_page,
     gallery_tile,
+    generations_for,
     team_members,
 )
 from gallery.teams import require_membership
@@ -94,8 +95,11 @@ def detail(request: HttpRequest, public_id: str) -> HttpResponse:
     generation_request = generation.request
     references = generation_request.ordered_references()
     exported = request_export.request_export(generation_request)
+    # Under the same review policy as the grid: a hidden sibling is not even listed.
     siblings = list(
-        generation_request.generations.exclude(pk=generation.pk)
+        generations_for(membership)
+        .filter(request=generation_request)
+        .exclude(pk=generation.pk)
         .select_related("image")
         .order_by("index")
     )

@@ -91,15 +91,14 @@ def generate(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = GenerateForm(request.POST, schema=schema)
         references = references_in_order(membership, request.POST.getlist("reference"))
-        uploaded, reference_errors = _uploads(membership, request.FILES.getlist("uploads"))
-        references = references + [r for r in uploaded if r not in references]
+        files = request.FILES.getlist("uploads")
         limit = _max_references(schema)
-        if len(references) > limit:
-            extra = len(references) - limit
-            count_error = (
-                f"Seedream takes at most {limit} reference images; you have {len(references)}. "
-                f"Remove {extra}."
-            )
+        # Counted before any upload is decoded or stored: over the cap, none of them is.
+        if len(references) + len(files) > limit:
+            count_error = _count_error(limit, len(references) + len(files))
+        else:
+            uploaded, reference_errors = _uploads(membership, files)
+            references = references + [r for r in uploaded if r not in references]
         if form.is_valid() and schema is not None and not reference_errors and not count_error:
             try:
                 generation_request_create(
@@ -144,6 +143,13 @@ def generate(request: HttpRequest) -> HttpResponse:
     return render(request, "gallery/generate.html", context, status=status)
 
 
+def _count_error(limit: int, count: int) -> str:
+    return (
+        f"Seedream takes at most {limit} reference images; you have {count}. "
+        f"Remove {count - limit}."
+    )
+
+
 def _remix_of(membership: Membership, public_id: str) -> Any:
     if not public_id:
         return None
@@ -173,7 +179,12 @@ def reference_upload_view(request: HttpRequest) -> HttpResponse:
     """Uploads from the drop zone, stored at once so they survive any error in the form;
     answers with reference chips (and the refusals) for the page to insert."""
     membership = require_membership(request, generate=True)
-    stored, errors = _uploads(membership, request.FILES.getlist("uploads"))
+    files = request.FILES.getlist("uploads")
+    stored: list[Reference] = []
+    if len(files) > DEFAULT_MAX_REFERENCES:  # no request can use more; decode none of them
+        errors = [_count_error(DEFAULT_MAX_REFERENCES, len(files))]
+    else:
+        stored, errors = _uploads(membership, files)
     return render(
         request,
         "gallery/generate.html#uploaded",
