@@ -46,13 +46,6 @@ from seedream.schema import RequestSchema
 logger = logging.getLogger(__name__)
 
 Status = Generation.Status
-IN_FLIGHT = (
-    Status.PENDING,
-    Status.SUBMITTING,
-    Status.QUEUED,
-    Status.PROCESSING,
-    Status.DOWNLOADING,
-)
 THUMBNAIL_WIDTHS = (400, 800, 1600)
 
 # Polling cadence for generations Oxen is working on. With the event stream connected the poll
@@ -514,9 +507,9 @@ def _count_check(pk: int) -> None:
 
 
 def _fail_overdue(now: datetime) -> None:
-    overdue = Generation.objects.filter(status__in=IN_FLIGHT, deadline_at__lte=now).values_list(
-        "pk", "upstream_id", "status"
-    )
+    overdue = Generation.objects.filter(
+        status__in=Generation.IN_FLIGHT, deadline_at__lte=now
+    ).values_list("pk", "upstream_id", "status")
     for pk, upstream_id, status in overdue:
         if upstream_id and status in Generation.UPSTREAM_ACTIVE:
             try:

@@ -104,13 +104,6 @@ def access_reference(membership: Membership, public_id: object) -> Reference:
 # team's review policy (``visible_images_q``, rewritten from the image's point of view).
 
 PAGE_SIZE = 60
-IN_FLIGHT_STATUSES = (
-    Generation.Status.PENDING,
-    Generation.Status.SUBMITTING,
-    Generation.Status.QUEUED,
-    Generation.Status.PROCESSING,
-    Generation.Status.DOWNLOADING,
-)
 STATUS_FILTERS = {
     "in_flight": "In progress",
     "succeeded": "Done",
@@ -267,7 +260,7 @@ def gallery_filter(
     if filters.author:
         queryset = queryset.filter(request__author__username=filters.author)
     if filters.status == "in_flight":
-        queryset = queryset.filter(status__in=IN_FLIGHT_STATUSES)
+        queryset = queryset.filter(status__in=Generation.IN_FLIGHT)
     elif filters.status in STATUS_FILTERS:
         queryset = queryset.filter(status=filters.status)
     if filters.size:

@@ -131,6 +131,7 @@ class Generation(models.Model):
 
     TERMINAL = frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELLED})
     UPSTREAM_ACTIVE = frozenset({Status.QUEUED, Status.PROCESSING})
+    IN_FLIGHT = frozenset(Status) - TERMINAL
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     request = models.ForeignKey(
