@@ -44,6 +44,12 @@ def _unhashed_static_files(settings: object) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hasher(settings: Any) -> None:
+    """PBKDF2's 1.2 M rounds cost ~0.3 s per user made; tests only need a real hasher."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _isolated_cache(settings: Any) -> None:
     """A fresh in-memory cache per test: rate-limit counters and heartbeats must not leak
     between tests or from one run to the next (the configured cache is Redis or files)."""
