@@ -50,15 +50,10 @@ def _prepare_database(url: str | None) -> str:
 def _fill(items: int) -> None:
     from django.contrib.auth.hashers import make_password
 
-    from gallery.models import (
-        GalleryImage,
-        Generation,
-        GenerationRequest,
-        Membership,
-        Team,
-        Thumbnail,
-        User,
-    )
+    from gallery.accounts.models import User
+    from gallery.generation.models import GalleryImage, Generation, GenerationRequest
+    from gallery.media.models import Thumbnail
+    from gallery.team.models import Membership, Team
 
     for model in (GenerationRequest, Generation, GalleryImage):
         model._meta.get_field("created_at").auto_now_add = False  # type: ignore[union-attr]
@@ -162,8 +157,9 @@ def main() -> None:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext, setup_test_environment
 
-    from gallery.models import Generation, Membership
-    from gallery.selectors import Cursor, gallery_page
+    from gallery.browse.selectors import Cursor, gallery_page
+    from gallery.generation.models import Generation
+    from gallery.team.models import Membership
 
     setup_test_environment()
     settings.ALLOWED_HOSTS = ["testserver"]

@@ -105,11 +105,14 @@ class Fleet:
 
 
 def run_scenario(count: int, *, listener: bool, sim, env, logs: Path) -> dict[str, float]:
+    from django.conf import settings
     from django.core.cache import cache
 
     from gallery import oxen
-    from gallery.generations import generation_request_create
-    from gallery.models import Generation, Team, User
+    from gallery.accounts.models import User
+    from gallery.generation.create import generation_request_create
+    from gallery.generation.models import Generation
+    from gallery.team.models import Team
 
     sim.reset()
     cache.delete(oxen.LISTENER_HEARTBEAT_KEY)
@@ -118,7 +121,7 @@ def run_scenario(count: int, *, listener: bool, sim, env, logs: Path) -> dict[st
     time.sleep(4)  # let the worker and listener connect
     team = Team.objects.get(name="Bench")
     user = User.objects.get(username="bench")
-    schema = oxen.get_schema()
+    schema = oxen.get_schema(model=settings.OXEN_MODEL)
     started = time.monotonic()
     ids: list[int] = []
     remaining = count
@@ -212,8 +215,8 @@ def main() -> None:
         django.setup()
         from django.core.management import call_command
 
-        from gallery.models import User
-        from gallery.teams import team_create
+        from gallery.accounts.models import User
+        from gallery.team.services import team_create
 
         call_command("migrate", verbosity=0)
         team_create(name="Bench", owner=User.objects.create_user("bench"))

@@ -1,4 +1,4 @@
-"""Thumbnail speed and memory: gallery.imaging against a naive Pillow pipeline, on one core.
+"""Thumbnail speed and memory: gallery.media.imaging against a naive Pillow pipeline, on one core.
 
     .venv/bin/python bench/bench_thumbnails.py [--runs 15]
 
@@ -32,7 +32,7 @@ if str(ROOT) not in sys.path:
 
 from PIL import Image, ImageChops, features  # noqa: E402
 
-from gallery import imaging  # noqa: E402
+from gallery.media import imaging  # noqa: E402
 
 SIDE = 4096
 WIDTH = 400

@@ -3,8 +3,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.http import HttpRequest
 
-from gallery.models import User
-from gallery.teams import memberships_for
+from gallery.accounts.models import User
+from gallery.team.selectors import memberships_for
 
 
 def gallery(request: HttpRequest) -> dict[str, object]:

@@ -1,13 +1,11 @@
-"""The app's door to Oxen: a client configured from settings, the live request schema, and
-whether the event listener is up.
+"""The app's door to Oxen: a client configured from settings, the live request schema of a
+model, and whether the event listener is up.
 
 The simulator is used only when settings say so (``OXEN_SIMULATOR``, set by ``bin/run`` when
-there is no key); with no key and no simulator every call fails with a message saying so.
-"""
+there is no key); with no key and no simulator every call fails with a message saying so."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -19,7 +17,8 @@ from seedream.errors import AuthenticationError
 from seedream.schema import RequestSchema
 
 if TYPE_CHECKING:
-    from gallery.models import Reference
+    pass
+
 
 LISTENER_HEARTBEAT_KEY = "oxen:listener-heartbeat"
 LISTENER_HEARTBEAT_TTL = 30
@@ -57,9 +56,10 @@ def get_client() -> OxenClient:
     return OxenClient(client_config())
 
 
-def get_schema(*, refresh: bool = False) -> RequestSchema:
-    """The model's live request schema, cached by the client for a few minutes."""
-    return get_client().request_schema(settings.OXEN_MODEL, refresh=refresh)
+def get_schema(*, model: str, refresh: bool = False) -> RequestSchema:
+    """``model``'s live request schema, cached by the client for a few minutes. Each request
+    is shaped by the schema of the model it names, so a second model is a setting."""
+    return get_client().request_schema(model, refresh=refresh)
 
 
 def listener_heartbeat() -> None:
@@ -69,21 +69,3 @@ def listener_heartbeat() -> None:
 def event_stream_connected() -> bool:
     """Whether a listener is running: then polling is only a slow safety net."""
     return bool(cache.get(LISTENER_HEARTBEAT_KEY))
-
-
-def reference_repo_url(reference: Reference, read: Callable[[Reference], bytes]) -> str:
-    """Upload a reference once to the public repo ``OXEN_REFERENCE_REPO`` and return its URL."""
-    from gallery.models import Reference as ReferenceModel
-
-    if reference.hosted_url:
-        return reference.hosted_url
-    namespace, _, repo = settings.OXEN_REFERENCE_REPO.partition("/")
-    client = get_client()
-    client.repo_create(namespace, repo, is_public=True, description="Seedream Gallery references")
-    path = f"references/{reference.sha256}.{reference.extension}"
-    result = client.file_upload(
-        namespace, repo, path, read(reference), content_type=reference.mime_type
-    )
-    url = result.pinned_url or result.url
-    ReferenceModel.objects.filter(pk=reference.pk).update(hosted_url=url)
-    return url

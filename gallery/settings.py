@@ -66,7 +66,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "gallery.middleware.ActiveTeamMiddleware",
+    "gallery.team.middleware.ActiveTeamMiddleware",
 ]
 
 ROOT_URLCONF = "gallery.urls"
@@ -172,13 +172,13 @@ STORAGES = {
     },
 }
 
-# Uploads: Django has no per-file cap, so gallery.uploads enforces one while the body is read
-# (the views check it again); the other settings bound the request itself.
+# Uploads: Django has no per-file cap, so gallery.generation.uploads enforces one while the body
+# is read (the views check it again); the other settings bound the request itself.
 UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 20 * 1024 * 1024, minimum=1024)
 DATA_UPLOAD_MAX_NUMBER_FILES = 20
 FILE_UPLOAD_MAX_MEMORY_SIZE = 4 * 1024 * 1024
 FILE_UPLOAD_HANDLERS = [
-    "gallery.uploads.UploadSizeCapHandler",  # first: stops a file at UPLOAD_MAX_BYTES
+    "gallery.generation.uploads.UploadSizeCapHandler",  # first: stops a file at UPLOAD_MAX_BYTES
     "django.core.files.uploadhandler.MemoryFileUploadHandler",
     "django.core.files.uploadhandler.TemporaryFileUploadHandler",
 ]

@@ -6,18 +6,22 @@ message to be delivered again, and the second run finishes the job or does nothi
 sleeps; a service that must look again later says when, and the task re-enqueues itself with a
 countdown that :func:`capped_delay` keeps far below the broker's visibility timeout (a longer
 countdown on Redis is redelivered, and run, again and again).
+
+Services queue these tasks (after commit), so this module imports the services inside each
+task body, never at module level: the import graph runs services -> tasks only
+(``tests/test_architecture.py`` holds it to that).
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from celery import shared_task
 from django.conf import settings
 
-from gallery import generations
-from gallery.generations import Next
+if TYPE_CHECKING:
+    from gallery.generation.lifecycle import Next
 
 logger = logging.getLogger(__name__)
 
@@ -41,47 +45,52 @@ def _follow(task: Any, generation_id: int, outcome: Next) -> None:
 
 @idempotent_task
 def generation_submit(generation_id: int) -> None:
-    _follow(
-        generation_submit, generation_id, generations.generation_submit(generation_id=generation_id)
-    )
+    from gallery.generation import submit
+
+    _follow(generation_submit, generation_id, submit.generation_submit(generation_id=generation_id))
 
 
 @idempotent_task
 def generation_find_orphan(generation_id: int) -> None:
-    outcome = generations.generation_find_orphan(generation_id=generation_id)
+    from gallery.generation import submit
+
+    outcome = submit.generation_find_orphan(generation_id=generation_id)
     _follow(generation_find_orphan, generation_id, outcome)
 
 
 @idempotent_task
 def generation_ingest(generation_id: int) -> None:
-    _follow(
-        generation_ingest, generation_id, generations.generation_ingest(generation_id=generation_id)
-    )
+    from gallery.generation import ingest
+
+    _follow(generation_ingest, generation_id, ingest.generation_ingest(generation_id=generation_id))
 
 
 @idempotent_task
 def generation_cancel(generation_id: int) -> None:
-    generations.generation_cancel(generation_id=generation_id)
+    from gallery.generation import retry
+
+    retry.generation_cancel(generation_id=generation_id)
 
 
 @idempotent_task
 def generation_completed(upstream_id: str, status: str, url: str | None, error: str | None) -> None:
     """A completion event, handed over by the listener (``manage.py oxen_listen``)."""
-    outcome = generations.generation_event_apply(
+    from gallery.generation import track
+    from gallery.generation.selectors import generation_id_for_upstream
+
+    outcome = track.generation_event_apply(
         upstream_id=upstream_id, status=status, url=url, error=error
     )
-    if outcome.ingest:
-        from gallery.models import Generation
-
-        pk = Generation.objects.filter(upstream_id=upstream_id).values_list("pk", flat=True).first()
-        if pk is not None:
-            generation_ingest.delay(pk)
+    if outcome.ingest and (pk := generation_id_for_upstream(upstream_id)) is not None:
+        generation_ingest.delay(pk)
 
 
 @shared_task(acks_late=True, ignore_result=True)
 def generations_sweep() -> None:
     """Beat runs this every few seconds; it is also sent when the event stream reconnects."""
-    result = generations.generations_sweep()
+    from gallery.generation import track
+
+    result = track.generations_sweep()
     for pk in result.submit:
         generation_submit.delay(pk)
     for pk in result.orphans:

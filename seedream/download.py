@@ -21,7 +21,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import IO, Literal
+from typing import IO
 
 import httpx
 
@@ -36,12 +36,11 @@ from seedream.errors import (
     UnsafeURLError,
     error_from_response,
 )
+from seedream.mediatypes import ImageFormat, sniff_format
 from seedream.pool import shared_download_client
 from seedream.urlpolicy import Resolver, UrlPolicy, system_resolver
 
 logger = logging.getLogger(__name__)
-
-ImageFormat = Literal["jpeg", "png", "webp"]
 
 _SPOOL_IN_MEMORY = 1024 * 1024  # temp files stay in RAM up to 1 MiB, then go to disk
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -63,22 +62,11 @@ class DownloadResult:
     file: IO[bytes]
 
 
-def sniff_format(head: bytes) -> ImageFormat | None:
-    """The image format from the first 12 bytes, or ``None`` if not JPEG, PNG or WebP."""
-    if head.startswith(b"\xff\xd8\xff"):
-        return "jpeg"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "png"
-    if len(head) >= 12 and head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "webp"
-    return None
-
-
 def looks_complete(fmt: ImageFormat, head: bytes, tail: bytes, size: int) -> bool:
     """True when the file ends the way a complete file of ``fmt`` ends (truncation check)."""
-    if fmt == "jpeg":
+    if fmt == "JPEG":
         return b"\xff\xd9" in tail  # end-of-image marker, allowing a little trailing padding
-    if fmt == "png":
+    if fmt == "PNG":
         return b"IEND\xaeB`\x82" in tail
     riff_size = int.from_bytes(head[4:8], "little")
     return riff_size + 8 <= size

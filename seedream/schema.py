@@ -43,6 +43,7 @@ from decimal import Decimal
 from typing import Any, Final, Literal
 from urllib.parse import urlsplit
 
+from seedream import limits
 from seedream.errors import FieldProblem, SchemaValidationError
 from seedream.responses import JSONObject, JSONValue, Model
 
@@ -69,7 +70,11 @@ PASSTHROUGH_RULES: Final[dict[str, dict[str, Any]]] = {
     "target_repo": {"type": ["string", "null"]},
     "target_directory": {"type": ["string", "null"]},
     # The docs and the error text say 1-4 (OAS-HUB says 12; the docs win).
-    "num_generations": {"type": "integer", "minimum": 1, "maximum": 4},
+    "num_generations": {
+        "type": "integer",
+        "minimum": limits.BATCH_MIN,
+        "maximum": limits.BATCH_MAX,
+    },
 }
 
 ReferenceLayout = Literal["array", "legacy", "list_only", "single", "none"]

@@ -14,8 +14,10 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from gallery.models import Membership, Reference, Team, User
-from gallery.teams import membership_add, team_create
+from gallery.accounts.models import User
+from gallery.generation.models import Reference
+from gallery.team.models import Membership, Team
+from gallery.team.services import membership_add, team_create
 from seedream.simulator import Simulator, SimulatorConfig
 from tests import services
 
@@ -170,7 +172,7 @@ def png_bytes(
 
 @pytest.fixture
 def make_reference(team: Team, member: User, media_storage: Path) -> Callable[..., Reference]:
-    from gallery.references import reference_upload
+    from gallery.generation.references import reference_upload
 
     def make(
         colour: tuple[int, int, int] = (200, 40, 40), size: tuple[int, int] = (64, 48)
@@ -185,23 +187,23 @@ def make_reference(team: Team, member: User, media_storage: Path) -> Callable[..
 def drive(generation_ids: list[int], *, timeout: float = 20.0) -> None:
     """Run the pipeline in this process the way the worker would (submit, sweep, ingest),
     until every generation is terminal. Tests use it where Celery itself is not under test."""
-    from gallery import generations
-    from gallery.models import Generation
+    from gallery.generation import ingest, submit, track
+    from gallery.generation.models import Generation
 
     for pk in generation_ids:
-        generations.generation_submit(generation_id=pk)
+        submit.generation_submit(generation_id=pk)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         Generation.objects.filter(
             pk__in=generation_ids, status__in=["queued", "processing"]
         ).update(next_check_at=timezone.now())
-        result = generations.generations_sweep()
+        result = track.generations_sweep()
         for pk in result.submit:
-            generations.generation_submit(generation_id=pk)
+            submit.generation_submit(generation_id=pk)
         for pk in result.orphans:
-            generations.generation_find_orphan(generation_id=pk)
+            submit.generation_find_orphan(generation_id=pk)
         for pk in result.ingest:
-            generations.generation_ingest(generation_id=pk)
+            ingest.generation_ingest(generation_id=pk)
         pending = Generation.objects.filter(pk__in=generation_ids).exclude(
             status__in=["succeeded", "failed", "cancelled"]
         )

@@ -8,11 +8,11 @@ from decimal import Decimal
 from django import template
 from django.urls import reverse
 
-from gallery.models import GalleryImage, Generation, Thumbnail
+from gallery.generation.models import GalleryImage, Generation
+from gallery.media.models import Thumbnail
+from gallery.media.renditions import by_width, grid_rendition
 
 register = template.Library()
-
-GRID_WIDTH = 400  # the thumbnail a grid tile loads first
 
 
 @register.filter
@@ -45,11 +45,11 @@ class Picture:
 def picture(image: GalleryImage) -> Picture:
     """URLs and intrinsic size for an image's <img>: the grid thumbnail, a srcset of every
     rendition, and the largest one as the preview. Uses the prefetched thumbnails."""
-    thumbs = sorted(image.thumbnails.all(), key=lambda t: t.width)
+    thumbs: list[Thumbnail] = by_width(image.thumbnails.all())
     if not thumbs:  # an image stored without thumbnails: fall back to the original
         original = reverse("media-original", args=[image.public_id])
         return Picture(original, "", image.width, image.height, original, image.average_color)
-    grid = next((t for t in thumbs if t.width >= GRID_WIDTH), thumbs[-1])
+    grid = grid_rendition(thumbs)
     return Picture(
         src=thumbnail_url(image, grid),
         srcset=", ".join(f"{thumbnail_url(image, t)} {t.width}w" for t in thumbs),

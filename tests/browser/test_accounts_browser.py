@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from gallery.models import User
+from gallery.accounts.models import User
 from tests.browser.conftest import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -13,8 +13,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def test_log_in_switch_team_and_log_out(
     page: Any, live_server: Any, screenshot: Any, member: User, make_user: Any
 ) -> None:
-    from gallery.models import Membership
-    from gallery.teams import membership_add, team_create
+    from gallery.team.models import Membership
+    from gallery.team.services import membership_add, team_create
 
     membership_add(
         team=team_create(name="Marketing", owner=make_user("boss")),

@@ -16,7 +16,9 @@ from django.core.signals import request_started
 from django.db import OperationalError, connection
 from django.utils import timezone
 
-from gallery.models import Generation, Team, User
+from gallery.accounts.models import User
+from gallery.generation.models import Generation
+from gallery.team.models import Team
 from tests.browser.conftest import log_in
 from tests.conftest import png_bytes
 from tests.gallery.gallery_factories import make_item
@@ -60,8 +62,8 @@ def db_lock(live_server: Any) -> Iterator[threading.Lock | contextlib.nullcontex
 def pipeline_worker(settings: Any, oxen_sim: Any, db_lock: Any) -> Iterator[None]:
     """What the worker and beat do, in a background thread: submit, poll, ingest, every 0.2 s.
     Submissions are also run eagerly on commit, as a worker would pick them up at once."""
-    from gallery import generations
     from gallery.celery import app
+    from gallery.generation import ingest, submit, track
 
     settings.CELERY_TASK_ALWAYS_EAGER = True
     app.conf.task_always_eager = True
@@ -76,12 +78,12 @@ def pipeline_worker(settings: Any, oxen_sim: Any, db_lock: Any) -> Iterator[None
                 next_check_at=timezone.now()
             )
             for pk in Generation.objects.filter(status="pending").values_list("pk", flat=True):
-                generations.generation_submit(generation_id=pk)
-            result = generations.generations_sweep()
+                submit.generation_submit(generation_id=pk)
+            result = track.generations_sweep()
             for pk in result.orphans:
-                generations.generation_find_orphan(generation_id=pk)
+                submit.generation_find_orphan(generation_id=pk)
             for pk in result.ingest:
-                generations.generation_ingest(generation_id=pk)
+                ingest.generation_ingest(generation_id=pk)
 
         try:
             while not stop.is_set():

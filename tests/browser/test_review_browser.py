@@ -7,8 +7,11 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from gallery.models import GalleryImage, Membership, ReviewDecision, Team, User
-from gallery.teams import membership_add
+from gallery.accounts.models import User
+from gallery.generation.models import GalleryImage
+from gallery.review.models import ReviewDecision
+from gallery.team.models import Membership, Team
+from gallery.team.services import membership_add
 from tests.browser.conftest import log_in
 from tests.gallery.review_sharing_helpers import make_image
 

@@ -6,7 +6,10 @@ from typing import Any
 
 import pytest
 
-from gallery.models import GalleryImage, ShareLink, Team, User
+from gallery.accounts.models import User
+from gallery.generation.models import GalleryImage
+from gallery.sharing.models import ShareLink
+from gallery.team.models import Team
 from tests.browser.conftest import ARTIFACTS, log_in
 from tests.gallery.review_sharing_helpers import make_image
 

@@ -12,7 +12,10 @@ from django.core.files.storage import storages
 from django.utils import timezone
 from PIL import Image
 
-from gallery.models import GalleryImage, Generation, GenerationRequest, Team, Thumbnail, User
+from gallery.accounts.models import User
+from gallery.generation.models import GalleryImage, Generation, GenerationRequest
+from gallery.media.models import Thumbnail
+from gallery.team.models import Team
 
 
 def webp_bytes(size: tuple[int, int], colour: tuple[int, int, int]) -> bytes:

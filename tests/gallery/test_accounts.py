@@ -7,8 +7,9 @@ from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 
-from gallery.models import Membership, Team, User
-from gallery.teams import membership_add, team_create
+from gallery.accounts.models import User
+from gallery.team.models import Membership, Team
+from gallery.team.services import membership_add, team_create
 
 pytestmark = pytest.mark.django_db
 

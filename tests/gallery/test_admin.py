@@ -14,9 +14,12 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from gallery import review
-from gallery.models import GalleryImage, Membership, ReviewDecision, Team, User
-from gallery.teams import membership_add, team_create
+from gallery.accounts.models import User
+from gallery.generation.models import GalleryImage
+from gallery.review import services as review_services
+from gallery.review.models import ReviewDecision
+from gallery.team.models import Membership, Team
+from gallery.team.services import membership_add, team_create
 from tests.gallery.review_sharing_helpers import make_image
 
 pytestmark = pytest.mark.django_db
@@ -116,7 +119,7 @@ def test_change_form_is_read_only_except_a_logged_decision(
     admin_client: Client, superuser: User, team: Team, member: User, media_storage: Path
 ) -> None:
     image = make_image(team, member, prompt="a red barn")
-    review.image_flag(image=image, user=member, reason="too dark")
+    review_services.image_flag(image=image, user=member, reason="too dark")
     url = reverse("admin:gallery_galleryimage_change", args=[image.pk])
     page = admin_client.get(url)
     html = page.content.decode()

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from gallery.views import health
+from gallery import health
 
 pytestmark = pytest.mark.django_db
 

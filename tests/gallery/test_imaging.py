@@ -1,4 +1,4 @@
-"""gallery.imaging: upload and result checks, thumbnails, placeholders, Oxen references.
+"""gallery.media.imaging: upload and result checks, thumbnails, placeholders, Oxen references.
 
 Every image is built in memory with Pillow. No test asserts a duration: "before decoding" is
 shown by making any decode fail the test, and memory by a child process's peak RSS.
@@ -28,8 +28,9 @@ from PIL import (
     WebPImagePlugin,
 )
 
-from gallery import imaging
-from gallery.imaging import ImageRejected
+from gallery.media import imaging
+from gallery.media.imaging import ImageRejected
+from seedream import limits
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -504,7 +505,7 @@ def test_png_bomb_rejection_adds_little_memory(tmp_path: Path) -> None:
     child = (
         "import sys\n"
         "from pathlib import Path\n"
-        "from gallery.imaging import ImageRejected, reference_normalize\n"
+        "from gallery.media.imaging import ImageRejected, reference_normalize\n"
         "def peak():\n"
         "    status = Path('/proc/self/status').read_text()\n"
         "    return int(status.split('VmHWM:')[1].split()[0])\n"
@@ -838,7 +839,7 @@ def test_placeholder_colour_refuses_a_non_blurhash(value: str) -> None:
 
 def oxen_ready(data: bytes) -> Image.Image:
     image = decoded(data)
-    assert len(data) <= imaging.OXEN_MAX_BYTES
+    assert len(data) <= limits.REFERENCE_MAX_BYTES
     assert min(image.size) > 14
     assert max(image.size) <= 6000
     assert max(image.size) <= 3 * min(image.size)

@@ -8,12 +8,16 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
-from gallery import generations, oxen
-from gallery.generations import generation_request_create
-from gallery.listener import listen
-from gallery.models import Generation, Team, User
+from gallery import oxen
+from gallery.accounts.models import User
+from gallery.generation import submit, track
+from gallery.generation.create import generation_request_create
+from gallery.generation.listener import listen
+from gallery.generation.models import Generation
+from gallery.team.models import Team
 from seedream.simulator import Simulator
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -60,11 +64,11 @@ def submitted(team: Team, member: User) -> Generation:
         parameters={},
         references=[],
         batch_size=1,
-        schema=oxen.get_schema(),
+        schema=oxen.get_schema(model=settings.OXEN_MODEL),
         model="bytedance-seedream-4-5",
     )
     generation = request.generations.get()
-    generations.generation_submit(generation_id=generation.pk)
+    submit.generation_submit(generation_id=generation.pk)
     return Generation.objects.get(pk=generation.pk)
 
 
@@ -97,9 +101,9 @@ def test_polling_sees_completions_within_a_minute_even_with_the_stream_up(
 ) -> None:
     generation = submitted(team, member)
     oxen.listener_heartbeat()
-    assert generations.poll_interval(generation).total_seconds() <= 30
+    assert track.poll_interval(generation).total_seconds() <= 30
     from django.core.cache import cache
 
     cache.delete(oxen.LISTENER_HEARTBEAT_KEY)
     generation.checks = 20
-    assert generations.poll_interval(generation).total_seconds() <= 15
+    assert track.poll_interval(generation).total_seconds() <= 15

@@ -11,12 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
-from gallery import generations
-from gallery.generations import GenerationInputError, generation_request_create
-from gallery.models import GalleryImage, Generation, GenerationRequest, Reference, Team, User
+from gallery.accounts.models import User
+from gallery.generation import ingest, retry, submit, track
+from gallery.generation.create import GenerationInputError, generation_request_create
+from gallery.generation.models import GalleryImage, Generation, GenerationRequest, Reference
 from gallery.oxen import get_schema
+from gallery.team.models import Team
 from seedream.simulator import Simulator
 from tests.conftest import drive
 
@@ -40,7 +43,7 @@ def new_request(
         parameters={"size": "2K", **parameters},
         references=list(references),
         batch_size=batch,
-        schema=get_schema(),
+        schema=get_schema(model=settings.OXEN_MODEL),
         model="bytedance-seedream-4-5",
     )
 
@@ -139,7 +142,7 @@ def test_dropped_post_is_found_upstream_not_sent_again(
     oxen_sim.inject(QUEUE_POST, drop=True, times=1)
     request = new_request(team, member)
     [pk] = ids(request)
-    outcome = generations.generation_submit(generation_id=pk)
+    outcome = submit.generation_submit(generation_id=pk)
     assert outcome.seconds is not None  # look again later, no second POST
     assert Generation.objects.get(pk=pk).status == "submitting"
     drive([pk])
@@ -157,12 +160,12 @@ def test_crash_between_post_and_commit_never_posts_twice(
         raise SystemExit("worker killed")
 
     with monkeypatch.context() as patch:
-        patch.setattr(generations, "_record_submitted", crash)
+        patch.setattr(submit, "_record_submitted", crash)
         with pytest.raises(SystemExit):
-            generations.generation_submit(generation_id=pk)
+            submit.generation_submit(generation_id=pk)
     assert Generation.objects.get(pk=pk).status == "submitting"
     # The redelivered task runs again: it must look upstream, not POST.
-    generations.generation_submit(generation_id=pk)
+    submit.generation_submit(generation_id=pk)
     generation = Generation.objects.get(pk=pk)
     assert generation.upstream_id and generation.status in {"queued", "processing", "downloading"}
     drive([pk])
@@ -176,7 +179,7 @@ def test_unconfirmed_submit_that_is_not_upstream_fails_clearly(
     [pk] = ids(request)
     long_ago = timezone.now() - timedelta(minutes=5)
     Generation.objects.filter(pk=pk).update(status="submitting", submitted_at=long_ago)
-    generations.generation_find_orphan(generation_id=pk)
+    submit.generation_find_orphan(generation_id=pk)
     generation = Generation.objects.get(pk=pk)
     assert generation.status == "failed"
     assert "was not sent again" in generation.last_error
@@ -189,7 +192,7 @@ def test_rate_limited_post_waits_for_retry_after(
     oxen_sim.inject(QUEUE_POST, status=429, retry_after=7, times=1)
     request = new_request(team, member)
     [pk] = ids(request)
-    outcome = generations.generation_submit(generation_id=pk)
+    outcome = submit.generation_submit(generation_id=pk)
     assert outcome.seconds == 7
     generation = Generation.objects.get(pk=pk)
     assert generation.status == "pending" and "busy" in generation.last_error
@@ -208,7 +211,7 @@ def test_ingest_twice_changes_nothing(
     files = sorted(p for p in media_storage.rglob("*") if p.is_file())
     image = GalleryImage.objects.get()
     Generation.objects.filter(pk=pk).update(status="downloading")
-    generations.generation_ingest(generation_id=pk)
+    ingest.generation_ingest(generation_id=pk)
     assert GalleryImage.objects.get() == image
     assert sorted(p for p in media_storage.rglob("*") if p.is_file()) == files
 
@@ -249,25 +252,25 @@ def test_oversized_result_is_refused(
 def test_completion_event_leads_to_ingest(oxen_sim: Simulator, team: Team, member: User) -> None:
     request = new_request(team, member)
     [pk] = ids(request)
-    generations.generation_submit(generation_id=pk)
+    submit.generation_submit(generation_id=pk)
     generation = Generation.objects.get(pk=pk)
     oxen_sim.finish(generation.upstream_id)
     upstream = next(
         g for g in oxen_sim.generations() if g["generation_id"] == generation.upstream_id
     )
-    outcome = generations.generation_event_apply(
+    outcome = track.generation_event_apply(
         upstream_id=generation.upstream_id,
         status="succeeded",
         url=upstream["result_url"],
         error=None,
     )
     assert outcome.ingest
-    generations.generation_ingest(generation_id=pk)
+    ingest.generation_ingest(generation_id=pk)
     assert Generation.objects.get(pk=pk).status == "succeeded"
 
 
 def test_events_for_unknown_generations_are_ignored(oxen_sim: Simulator) -> None:
-    outcome = generations.generation_event_apply(
+    outcome = track.generation_event_apply(
         upstream_id="not-ours", status="succeeded", url="https://x", error=None
     )
     assert not outcome.ingest
@@ -277,8 +280,8 @@ def test_cancel_a_queued_generation(oxen_sim: Simulator, team: Team, member: Use
     oxen_sim.script_outcomes("never", times=1)
     request = new_request(team, member)
     [pk] = ids(request)
-    generations.generation_submit(generation_id=pk)
-    assert generations.generation_cancel(generation_id=pk)
+    submit.generation_submit(generation_id=pk)
+    assert retry.generation_cancel(generation_id=pk)
     generation = Generation.objects.get(pk=pk)
     assert generation.status == "cancelled"
     upstream = next(
@@ -293,9 +296,9 @@ def test_nothing_stays_in_flight_past_its_deadline(
     oxen_sim.script_outcomes("never", times=1)
     request = new_request(team, member)
     [pk] = ids(request)
-    generations.generation_submit(generation_id=pk)
+    submit.generation_submit(generation_id=pk)
     Generation.objects.filter(pk=pk).update(deadline_at=timezone.now() - timedelta(seconds=1))
-    generations.generations_sweep()
+    track.generations_sweep()
     generation = Generation.objects.get(pk=pk)
     assert generation.status == "failed"
     assert "within 30 minutes" in generation.last_error
@@ -309,7 +312,7 @@ def test_no_key_and_no_simulator_fails_with_a_clear_message(
     from gallery.oxen import OxenNotConfiguredError
 
     with pytest.raises(OxenNotConfiguredError) as raised:
-        get_schema()
+        get_schema(model=settings.OXEN_MODEL)
     assert "OXEN_API_KEY" in raised.value.user_message
 
 
@@ -318,15 +321,15 @@ def test_an_expired_result_url_is_refreshed_from_the_status_call(
 ) -> None:
     request = new_request(team, member)
     [pk] = ids(request)
-    generations.generation_submit(generation_id=pk)
+    submit.generation_submit(generation_id=pk)
     generation = Generation.objects.get(pk=pk)
     oxen_sim.finish(generation.upstream_id)
     fresh = oxen_sim.generation(generation.upstream_id)["result_url"]
     expired = re.sub(r"exp=\d+", "exp=1000000000", fresh)
-    assert generations.generation_event_apply(
+    assert track.generation_event_apply(
         upstream_id=generation.upstream_id, status="succeeded", url=expired, error=None
     ).ingest
-    generations.generation_ingest(generation_id=pk)
+    ingest.generation_ingest(generation_id=pk)
     assert Generation.objects.get(pk=pk).status == "succeeded"
     calls = oxen_sim.generation_counters(generation.upstream_id)
     assert calls["GET /api/ai/queue/{id}"] == 1  # the refresh

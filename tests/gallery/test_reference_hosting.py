@@ -9,10 +9,12 @@ from typing import Any
 import httpx
 import pytest
 
-from gallery import references
-from gallery.generations import generation_request_create
-from gallery.models import Generation, Reference, Team, User
+from gallery.accounts.models import User
+from gallery.generation import references
+from gallery.generation.create import generation_request_create
+from gallery.generation.models import Generation, Reference
 from gallery.oxen import get_schema
+from gallery.team.models import Team
 from seedream.simulator import Simulator
 from tests.conftest import drive
 
@@ -37,7 +39,7 @@ def test_signed_reference_urls_are_fetched_by_oxen(
         parameters={},
         references=[ref],
         batch_size=1,
-        schema=get_schema(),
+        schema=get_schema(model=settings.OXEN_MODEL),
         model="bytedance-seedream-4-5",
     )
     drive(list(request.generations.values_list("pk", flat=True)))

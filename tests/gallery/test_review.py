@@ -11,9 +11,13 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from gallery import review
-from gallery.models import GalleryImage, Membership, ReviewDecision, Team, User
-from gallery.teams import membership_add, team_create
+from gallery.accounts.models import User
+from gallery.generation.models import GalleryImage
+from gallery.review import selectors as review_selectors
+from gallery.review import services as review_services
+from gallery.review.models import ReviewDecision
+from gallery.team.models import Membership, Team
+from gallery.team.services import membership_add, team_create
 from tests.gallery.review_sharing_helpers import make_image
 
 pytestmark = pytest.mark.django_db
@@ -43,7 +47,7 @@ def test_review_changes_state_and_records_who_when_from_to_and_note(
     team: Team, member: User, reviewer: User, media_storage: Path
 ) -> None:
     image = make_image(team, member)
-    decision = review.image_review(
+    decision = review_services.image_review(
         image=image, reviewer=reviewer, to_state=State.APPROVED, note="  lovely  "
     )
     assert decision is not None
@@ -64,7 +68,10 @@ def test_repeating_a_decision_without_a_note_records_nothing(
     team: Team, member: User, reviewer: User, media_storage: Path
 ) -> None:
     image = make_image(team, member, state=State.APPROVED)
-    assert review.image_review(image=image, reviewer=reviewer, to_state=State.APPROVED) is None
+    assert (
+        review_services.image_review(image=image, reviewer=reviewer, to_state=State.APPROVED)
+        is None
+    )
     assert not ReviewDecision.objects.exists()
 
 
@@ -79,10 +86,10 @@ def test_only_staff_in_the_images_team_can_review(
     outsider = make_user("outsider", is_staff=True)
     membership_add(team=other_team, user=outsider)
     for user in (member, outsider):
-        with pytest.raises(review.ReviewError):
-            review.image_review(image=image, reviewer=user, to_state=State.APPROVED)
+        with pytest.raises(review_services.ReviewError):
+            review_services.image_review(image=image, reviewer=user, to_state=State.APPROVED)
     boss = make_user("boss", is_staff=True, is_superuser=True)
-    review.image_review(image=image, reviewer=boss, to_state=State.REJECTED)
+    review_services.image_review(image=image, reviewer=boss, to_state=State.REJECTED)
     assert GalleryImage.objects.get(pk=image.pk).review_state == State.REJECTED
 
 
@@ -103,8 +110,8 @@ def test_flag_puts_the_image_back_in_front_of_reviewers_with_the_reason(
         "hands have six fingers",
         member,
     )
-    assert list(review.review_queue(reviewer)) == [image]
-    assert review.latest_flag(image) == flag
+    assert list(review_selectors.review_queue(reviewer)) == [image]
+    assert review_selectors.latest_flag(image) == flag
 
 
 def test_flag_needs_a_reason_and_htmx_gets_the_history_back(
@@ -156,14 +163,14 @@ def test_queue_is_staff_only_and_spans_the_reviewers_teams(
     response = reviewer_client.get(reverse("review-queue"))
     assert response.status_code == 302
     assert response["Location"] == reverse("review-image", args=[older.public_id])
-    assert list(review.review_queue(reviewer)) == [older, newer]
+    assert list(review_selectors.review_queue(reviewer)) == [older, newer]
     theirs_url = reverse("review-image", args=[theirs.public_id])
     assert reviewer_client.get(theirs_url).status_code == 404
     media = reverse("review-media", args=[theirs.public_id, "thumb"])
     assert reviewer_client.get(media).status_code == 404
 
     superuser = make_user("root", is_staff=True, is_superuser=True)
-    assert set(review.review_queue(superuser)) == {older, newer, theirs}
+    assert set(review_selectors.review_queue(superuser)) == {older, newer, theirs}
 
 
 def test_queue_page_shows_prompt_count_and_neighbours(
@@ -235,9 +242,11 @@ def test_history_fragment_lists_every_decision_newest_first(
     from django.template.loader import render_to_string
 
     image = make_image(team, member)
-    review.image_review(image=image, reviewer=reviewer, to_state=State.APPROVED, note="ok")
-    review.image_flag(image=image, user=member, reason="logo is wrong")
-    review.image_review(image=image, reviewer=reviewer, to_state=State.REJECTED, note="agreed")
+    review_services.image_review(image=image, reviewer=reviewer, to_state=State.APPROVED, note="ok")
+    review_services.image_flag(image=image, user=member, reason="logo is wrong")
+    review_services.image_review(
+        image=image, reviewer=reviewer, to_state=State.REJECTED, note="agreed"
+    )
     html = render_to_string("review/_history.html", {"image": image})
     assert html.index("agreed") < html.index("logo is wrong") < html.index("ok")
     assert html.count('class="decision ') == 3
@@ -251,7 +260,7 @@ def test_reviewer_sees_references_of_the_request(
     make_reference: Callable[..., object],
     media_storage: Path,
 ) -> None:
-    from gallery.models import RequestReference
+    from gallery.generation.models import RequestReference
 
     image = make_image(team, member)
     reference = make_reference()

@@ -13,9 +13,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.files.uploadhandler import TemporaryFileUploadHandler
 from django.test import Client
 
+from gallery.accounts.models import User
+from gallery.generation.models import Reference
 from gallery.logging import RedactSecretsFilter
-from gallery.models import Membership, Reference, Team, User
-from gallery.teams import membership_add
+from gallery.team.models import Membership, Team
+from gallery.team.services import membership_add
 from tests.conftest import png_bytes
 from tests.gallery.gallery_factories import make_item
 

@@ -20,21 +20,15 @@ from django.http import HttpResponse
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from gallery import invitations, sharing
-from gallery.models import (
-    GalleryImage,
-    Generation,
-    GenerationRequest,
-    Invitation,
-    Membership,
-    Reference,
-    ShareLink,
-    Team,
-    Thumbnail,
-    User,
-)
-from gallery.references import reference_signed_url, reference_upload
-from gallery.teams import membership_add, team_create
+from gallery.accounts.models import User
+from gallery.generation.models import GalleryImage, Generation, GenerationRequest, Reference
+from gallery.generation.references import reference_signed_url, reference_upload
+from gallery.media.models import Thumbnail
+from gallery.sharing import services as sharing_services
+from gallery.sharing.models import ShareLink
+from gallery.team import invitations
+from gallery.team.models import Invitation, Membership, Team
+from gallery.team.services import membership_add, team_create
 from seedream.simulator import Simulator
 from tests.conftest import png_bytes
 from tests.gallery.gallery_factories import make_item
@@ -118,7 +112,7 @@ def _objects(team: Team, author: User, other: User) -> TeamObjects:
     created_invitation = invitations.invitation_create(
         membership=manager, role=Membership.Role.MEMBER
     )
-    created_link = sharing.share_link_create(
+    created_link = sharing_services.share_link_create(
         membership=manager, images=[image], expires_in_days=7, allow_download=True
     )
     return TeamObjects(

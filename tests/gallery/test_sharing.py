@@ -4,6 +4,7 @@ its media, and the walls between teams."""
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -17,9 +18,14 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from gallery import sharing
-from gallery.models import GalleryImage, Membership, ShareLink, Team, User
-from gallery.teams import membership_add, team_create
+from gallery.accounts.models import User
+from gallery.generation.models import GalleryImage
+from gallery.sharing import access as sharing_access
+from gallery.sharing import services as sharing_services
+from gallery.sharing.models import ShareLink
+from gallery.team.models import Membership, Team
+from gallery.team.services import membership_add, team_create
+from gallery.tokens import token_new
 from tests.gallery.review_sharing_helpers import make_image
 
 pytestmark = pytest.mark.django_db
@@ -55,16 +61,18 @@ def membership(team: Team, member: User) -> Membership:
 
 def create(
     membership: Membership, images: list[GalleryImage], **options: Any
-) -> sharing.CreatedLink:
+) -> sharing_services.CreatedLink:
     options.setdefault("expires_in_days", 7)
-    return sharing.share_link_create(membership=membership, images=images, **options)
+    return sharing_services.share_link_create(membership=membership, images=images, **options)
 
 
-def path_of(created: sharing.CreatedLink) -> str:
+def path_of(created: sharing_services.CreatedLink) -> str:
     return f"/s/{created.token}/"
 
 
-def media(created: sharing.CreatedLink, image: GalleryImage, variant: str = "preview") -> str:
+def media(
+    created: sharing_services.CreatedLink, image: GalleryImage, variant: str = "preview"
+) -> str:
     return reverse("shared-media", args=[created.token, image.public_id, variant])
 
 
@@ -88,10 +96,8 @@ def test_token_is_256_bits_and_only_its_hash_is_stored(
 
 def test_tokens_are_compared_in_constant_time(membership: Membership, image: GalleryImage) -> None:
     created = create(membership, [image])
-    with mock.patch(
-        "gallery.sharing.hmac.compare_digest", wraps=sharing.hmac.compare_digest
-    ) as cmp:
-        assert sharing.link_resolve(created.token).pk == created.link.pk
+    with mock.patch("gallery.tokens.hmac.compare_digest", wraps=hmac.compare_digest) as cmp:
+        assert sharing_access.link_resolve(created.token).pk == created.link.pk
     cmp.assert_called_once()
 
 
@@ -134,9 +140,9 @@ def test_gallery_can_post_just_the_images_to_open_the_form(
 def test_expiry_respects_the_team_maximum(
     membership: Membership, image: GalleryImage, member_client: Client
 ) -> None:
-    with pytest.raises(sharing.ShareError, match="at most 90 days"):
+    with pytest.raises(sharing_services.ShareError, match="at most 90 days"):
         create(membership, [image], expires_in_days=91)
-    with pytest.raises(sharing.ShareError, match="must expire within 90 days"):
+    with pytest.raises(sharing_services.ShareError, match="must expire within 90 days"):
         create(membership, [image], expires_in_days=None)
     response = member_client.post(
         reverse("share-link-new"),
@@ -165,7 +171,7 @@ def test_unapproved_images_cannot_be_shared_when_the_team_requires_approval(
     team.share_requires_approval = True
     team.save()
     membership.team.refresh_from_db()
-    with pytest.raises(sharing.ShareError, match="only shares approved images") as raised:
+    with pytest.raises(sharing_services.ShareError, match="only shares approved images") as raised:
         create(membership, [image, pending, rejected])
     assert "2 of the chosen images are not approved" in str(raised.value)
     response = member_client.post(
@@ -298,10 +304,10 @@ def test_downloads_can_be_turned_off(membership: Membership, image: GalleryImage
 def test_unknown_and_malformed_tokens_are_404(membership: Membership, image: GalleryImage) -> None:
     created = create(membership, [image])
     client = Client()
-    assert client.get(f"/s/{sharing.token_new()}/").status_code == 404
+    assert client.get(f"/s/{token_new()}/").status_code == 404
     assert client.get("/s/short/").status_code == 404
     assert client.get(f"/s/{created.token[:-1]}!/").status_code == 404
-    other = f"/s/{sharing.token_new()}/i/{image.public_id}/preview/"
+    other = f"/s/{token_new()}/i/{image.public_id}/preview/"
     assert client.get(other).status_code == 404
 
 
@@ -459,7 +465,7 @@ def test_another_teams_images_links_and_media_all_answer_404(
     assert visitor.get(media(my_link, theirs)).status_code == 404
     assert visitor.get(media(their_link, image)).status_code == 404
     # A service call with another team's image is refused too.
-    with pytest.raises(sharing.ShareError):
+    with pytest.raises(sharing_services.ShareError):
         create(membership, [theirs])
     assert ShareLink.objects.get(pk=their_link.link.pk).revoked_at is None
 
@@ -479,7 +485,7 @@ def test_links_page_lists_state_and_counts_in_a_fixed_number_of_queries(
     for n in range(8):
         created = create(membership, [image], note=f"link {n}")
         if n % 3 == 0:
-            sharing.share_link_revoke(link=created.link, user=membership.user)
+            sharing_services.share_link_revoke(link=created.link, user=membership.user)
     ShareLink.objects.filter(note="link 1").update(expires_at=timezone.now() - timedelta(days=1))
     with django_assert_max_num_queries(len(few.captured_queries)):  # type: ignore[attr-defined]
         response = member_client.get(reverse("share-links"))

@@ -16,9 +16,13 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from gallery.models import Favourite, GalleryImage, Generation, Membership, Team, User
-from gallery.selectors import Cursor, GalleryFilters, gallery_page, generations_for
-from gallery.teams import membership_add, team_create
+from gallery.accounts.models import User
+from gallery.browse.access import generations_for
+from gallery.browse.models import Favourite
+from gallery.browse.selectors import Cursor, GalleryFilters, gallery_page
+from gallery.generation.models import GalleryImage, Generation
+from gallery.team.models import Membership, Team
+from gallery.team.services import membership_add, team_create
 from tests.gallery.gallery_factories import make_item
 
 pytestmark = pytest.mark.django_db

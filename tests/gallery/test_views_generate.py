@@ -9,12 +9,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from gallery import oxen
-from gallery.models import Generation, GenerationRequest, Membership, Reference, Team, User
-from gallery.teams import membership_add
+from gallery.accounts.models import User
+from gallery.generation.models import Generation, GenerationRequest, Reference
+from gallery.team.models import Membership, Team
+from gallery.team.services import membership_add
 from seedream.schema import RequestSchema
 from seedream.simulator import Simulator
 from tests.conftest import drive, png_bytes
@@ -42,7 +45,7 @@ def test_a_field_the_schema_adds_appears_and_is_sent(
     team: Team,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
-    live = oxen.get_schema()
+    live = oxen.get_schema(model=settings.OXEN_MODEL)
     raw = dict(live.raw)
     raw["properties"] = {
         **raw["properties"],

@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 from django.test import Client
 
-from gallery.models import Reference, Team, User
-from gallery.references import reference_signed_url
+from gallery.accounts.models import User
+from gallery.generation.models import Reference
+from gallery.generation.references import reference_signed_url
+from gallery.team.models import Team
 from tests.gallery.gallery_factories import make_item
 
 pytestmark = pytest.mark.django_db
@@ -48,7 +50,7 @@ def test_references_are_served_to_their_team_only(
     make_reference: Callable[..., Reference],
     make_user: Callable[..., User],
 ) -> None:
-    from gallery.teams import team_create
+    from gallery.team.services import team_create
 
     reference = make_reference()
     response = member_client.get(f"/media/r/{reference.public_id}/")

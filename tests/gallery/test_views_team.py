@@ -10,7 +10,8 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from gallery.models import Invitation, Membership, Team, User
+from gallery.accounts.models import User
+from gallery.team.models import Invitation, Membership, Team
 
 pytestmark = pytest.mark.django_db
 
@@ -112,7 +113,7 @@ def test_an_admin_makes_an_account_and_changes_roles(owner_client: Client, team:
 def test_another_teams_member_ids_answer_404(
     owner_client: Client, make_user: Callable[..., User]
 ) -> None:
-    from gallery.teams import team_create
+    from gallery.team.services import team_create
 
     other = team_create(name="Other", owner=make_user("boss"))
     theirs = other.memberships.get()

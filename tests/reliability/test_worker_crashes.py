@@ -21,13 +21,17 @@ from typing import Any
 
 import pytest
 import redis
+from django.conf import settings
 from django.db import connection
 from kombu import Connection
 
 from gallery import tasks
-from gallery.generations import generation_request_create
-from gallery.models import GalleryImage, Generation, Team, Thumbnail, User
+from gallery.accounts.models import User
+from gallery.generation.create import generation_request_create
+from gallery.generation.models import GalleryImage, Generation
+from gallery.media.models import Thumbnail
 from gallery.oxen import get_schema
+from gallery.team.models import Team
 from seedream.simulator import Simulator, SimulatorConfig
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -178,7 +182,7 @@ def start_batch(team: Team, author: User, size: int = 3) -> list[int]:
         parameters={"size": "2K"},
         references=[],
         batch_size=size,
-        schema=get_schema(),
+        schema=get_schema(model=settings.OXEN_MODEL),
         model="bytedance-seedream-4-5",
     )
     return list(request.generations.values_list("pk", flat=True))

@@ -83,7 +83,7 @@ def test_queue_lifecycle_cost_and_result_download(sim, sim_client):
     detail = sim_client.generation_get(row.generation_id)
     assert detail.cost is None or isinstance(detail.cost, Decimal)
     result = sim_client.download_result(row.result_url)
-    assert result.format == "jpeg" and result.size > 0
+    assert result.format == "JPEG" and result.size > 0
     assert sim.received("POST /api/ai/queue")[0]["num_generations"] == 2
 
 
@@ -119,7 +119,7 @@ def test_sync_edit_and_generate_return_urls_or_base64(sim, sim_client):
     generated = sim_client.images_generate({"prompt": "p", "response_format": "b64_json"})
 
     assert edited.images[0].url
-    assert sim_client.download_result(edited.images[0].url).format == "jpeg"
+    assert sim_client.download_result(edited.images[0].url).format == "JPEG"
     assert generated.images[0].b64_json
     assert base64.b64decode(generated.images[0].b64_json)[:3] == b"\xff\xd8\xff"
     assert sim.received("POST /api/ai/images/edit")[0]["input_image"] == refs
@@ -157,7 +157,7 @@ def test_repository_create_upload_and_public_url(sim, sim_client):
     assert uploaded.pinned_url and uploaded.commit
     for url in (uploaded.url, uploaded.pinned_url):
         downloaded = sim_client.download_result(url)
-        assert downloaded.format == "png"
+        assert downloaded.format == "PNG"
         assert downloaded.file.read() == png()
     (received,) = sim.received("PUT /api/repos/{namespace}/{repo}/file/{branch}/{path}")
     assert "file" in str(received)
@@ -515,7 +515,7 @@ def test_result_urls_over_plain_http_need_the_loopback_flag(sim, sim_client, sim
 
     with pytest.raises(UnsafeURLError):
         strict.download_result(row.result_url)
-    assert sim_client.download_result(row.result_url).format == "jpeg"
+    assert sim_client.download_result(row.result_url).format == "JPEG"
 
 
 def test_an_expired_result_url_is_refreshed_from_the_row(make_sim, sim_client_factory):
@@ -530,7 +530,7 @@ def test_an_expired_result_url_is_refreshed_from_the_row(make_sim, sim_client_fa
     with pytest.raises(ResultExpiredError):
         client.download_result(row.result_url)
     fresh = client.queue_get(queued.generation_id)
-    assert client.download_result(fresh.result_url).format == "jpeg"
+    assert client.download_result(fresh.result_url).format == "JPEG"
 
 
 @pytest.mark.parametrize(
@@ -613,7 +613,7 @@ def test_the_key_is_not_sent_to_a_second_host_after_a_redirect(sim, sim_client, 
         f"http://127.0.0.1:{oxen.port}/api/repos/x/y/file/main/r.jpeg"
     )
 
-    assert result.format == "jpeg" and result.size == len(image)
+    assert result.format == "JPEG" and result.size == len(image)
     assert oxen.seen[0]["authorization"] == f"Bearer {SIM_KEY}"
     assert "authorization" not in other.seen[0]
 

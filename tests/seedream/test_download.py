@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from seedream.config import ClientConfig, Secret
-from seedream.download import Downloader, sniff_format
+from seedream.download import Downloader
 from seedream.errors import (
     AuthenticationError,
     BadContentError,
@@ -24,6 +24,7 @@ from seedream.errors import (
     TransientError,
     UnsafeURLError,
 )
+from seedream.mediatypes import sniff_format
 from seedream.urlpolicy import PinnedBackend, PinnedTransport, UrlPolicy
 from tests.seedream.conftest import API_KEY
 
@@ -83,7 +84,7 @@ def downloader(
 PATH = "hub.oxen.ai/api/repos/me/gallery/file/main/generations/g1.jpeg"
 
 
-@pytest.mark.parametrize(("fmt", "data"), [("jpeg", JPEG), ("png", PNG), ("webp", WEBP)])
+@pytest.mark.parametrize(("fmt", "data"), [("JPEG", JPEG), ("PNG", PNG), ("WEBP", WEBP)])
 def test_a_valid_image_is_streamed_to_a_temp_file_with_size_hash_and_format(fmt, data):
     recorder = Recorder(
         {
@@ -176,7 +177,7 @@ def test_loopback_http_is_allowed_only_with_the_simulator_flag():
         recorder, table, base_url="http://127.0.0.1:8123", allow_loopback_http=True
     ).fetch(url)
 
-    assert result.format == "jpeg"
+    assert result.format == "JPEG"
     assert recorder.requests[0].headers["authorization"] == f"Bearer {API_KEY}"
 
 
@@ -238,7 +239,7 @@ def test_relative_redirects_resolve_against_the_current_url():
         {PATH: redirect("/other.jpeg"), "hub.oxen.ai/other.jpeg": httpx.Response(200, content=PNG)}
     )
 
-    assert downloader(recorder).fetch(RESULT).format == "png"
+    assert downloader(recorder).fetch(RESULT).format == "PNG"
 
 
 def test_redirects_are_capped():
@@ -328,9 +329,9 @@ def test_5xx_is_transient():
 
 
 def test_sniffing_uses_magic_bytes_only():
-    assert sniff_format(JPEG[:12]) == "jpeg"
-    assert sniff_format(PNG[:12]) == "png"
-    assert sniff_format(WEBP[:12]) == "webp"
+    assert sniff_format(JPEG[:12]) == "JPEG"
+    assert sniff_format(PNG[:12]) == "PNG"
+    assert sniff_format(WEBP[:12]) == "WEBP"
     assert sniff_format(b"RIFF\0\0\0\0WAVE") is None
 
 
@@ -387,7 +388,7 @@ def test_pinned_backend_connects_to_the_checked_loopback_address_with_the_flag(l
             f"http://127.0.0.1:{local_image_server}/x.jpeg"
         )
 
-    assert result.format == "jpeg"
+    assert result.format == "JPEG"
 
 
 def test_pinned_backend_refuses_loopback_without_the_flag():

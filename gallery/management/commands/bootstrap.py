@@ -8,8 +8,8 @@ from typing import Any
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from gallery.models import User
-from gallery.teams import team_create
+from gallery.accounts.models import User
+from gallery.team.services import team_create
 
 
 class Command(BaseCommand):

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from gallery.listener import listen
+from gallery.generation.listener import listen
 
 
 class Command(BaseCommand):

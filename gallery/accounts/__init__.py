@@ -1,0 +1,1 @@
+"""People: the user model, signing in and out, and account checks."""

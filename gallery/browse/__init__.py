@@ -1,0 +1,1 @@
+"""The team's gallery: grid, detail, compare, favourites and bulk actions."""

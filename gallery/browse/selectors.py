@@ -1,0 +1,238 @@
+"""Reads for the gallery grid: filters, keyset pages, one tile, neighbours.
+
+The grid lists generations, not images, so that in-flight and failed ones appear beside
+the finished ones. A generation with an image is shown only when the image is visible
+under the team's review policy (``gallery.browse.access``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from django.contrib.postgres.search import SearchQuery, SearchVectorField
+from django.db import connection
+from django.db.models import Exists, F, Func, OuterRef, Prefetch, Q, QuerySet
+from django.utils import timezone
+
+from gallery.access import first_or_404, parse_public_id
+from gallery.browse.access import generations_for
+from gallery.browse.models import Favourite
+from gallery.generation.models import GalleryImage, Generation
+from gallery.media.models import Thumbnail
+from gallery.team.models import Membership
+
+PAGE_SIZE = 60
+STATUS_FILTERS = {
+    "in_flight": "In progress",
+    "succeeded": "Done",
+    "failed": "Failed",
+    "cancelled": "Cancelled",
+}
+# The columns a tile needs; everything else (transitions, request bodies, schemas) stays unread.
+TILE_FIELDS = (
+    "public_id",
+    "status",
+    "created_at",
+    "last_error",
+    "index",
+    "team_id",
+    "request__public_id",
+    "request__prompt",
+    "request__parameters",
+    "request__author__username",
+    "request__author__first_name",
+    "request__author__last_name",
+    "image__public_id",
+    "image__width",
+    "image__height",
+    "image__average_color",
+    "image__review_state",
+    "image__format",
+    "image__sha256",
+)
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where a page ends: the (created_at, id) of its last row, opaque to the browser."""
+
+    created_at: datetime
+    pk: int
+
+    def encode(self) -> str:
+        return f"{self.created_at.timestamp():.6f}_{self.pk}"
+
+    @classmethod
+    def decode(cls, value: str) -> Cursor | None:
+        stamp, _, pk = value.partition("_")
+        try:
+            return cls(datetime.fromtimestamp(float(stamp), tz=UTC), int(pk))
+        except (ValueError, OverflowError, OSError):
+            return None
+
+
+@dataclass(frozen=True)
+class GalleryFilters:
+    author: str = ""
+    status: str = ""
+    size: str = ""
+    review: str = ""
+    date_from: date | None = None
+    date_to: date | None = None
+    favourites: bool = False
+    q: str = ""
+
+    @property
+    def active(self) -> bool:
+        return any(
+            (
+                self.author,
+                self.status,
+                self.size,
+                self.review,
+                self.date_from,
+                self.date_to,
+                self.favourites,
+                self.q,
+            )
+        )
+
+
+@dataclass(frozen=True)
+class GalleryPage:
+    items: list[Generation]
+    next_cursor: str | None
+
+
+def _day_start(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def prompt_search(queryset: QuerySet[Generation], text: str) -> QuerySet[Generation]:
+    """Prompt search: PostgreSQL full-text search (``websearch`` syntax, English stemming,
+    backed by the GIN index of migration 0003); elsewhere every word must appear in the
+    prompt, case-insensitively."""
+    text = text.strip()[:200]
+    if not text:
+        return queryset
+    if connection.vendor == "postgresql":
+        # Written out so it matches the index expression exactly (SearchVector adds COALESCE).
+        vector = Func(
+            F("request__prompt"),
+            template="to_tsvector('english'::regconfig, %(expressions)s)",
+            output_field=SearchVectorField(),
+        )
+        return queryset.annotate(prompt_vector=vector).filter(
+            prompt_vector=SearchQuery(text, config="english", search_type="websearch")
+        )
+    for word in text.split()[:10]:
+        queryset = queryset.filter(request__prompt__icontains=word)
+    return queryset
+
+
+def gallery_filter(
+    queryset: QuerySet[Generation], filters: GalleryFilters, user_id: int
+) -> QuerySet[Generation]:
+    if filters.author:
+        queryset = queryset.filter(request__author__username=filters.author)
+    if filters.status == "in_flight":
+        queryset = queryset.filter(status__in=Generation.IN_FLIGHT)
+    elif filters.status in STATUS_FILTERS:
+        queryset = queryset.filter(status=filters.status)
+    if filters.size:
+        queryset = queryset.filter(request__parameters__size=filters.size)
+    if filters.review in GalleryImage.ReviewState.values:
+        queryset = queryset.filter(image__review_state=filters.review)
+    if filters.date_from:
+        queryset = queryset.filter(created_at__gte=_day_start(filters.date_from))
+    if filters.date_to:
+        queryset = queryset.filter(created_at__lt=_day_start(filters.date_to + timedelta(days=1)))
+    if filters.favourites:
+        queryset = queryset.filter(image__favourites__user_id=user_id)
+    return prompt_search(queryset, filters.q)
+
+
+def gallery_page(
+    membership: Membership,
+    *,
+    filters: GalleryFilters | None = None,
+    cursor: Cursor | None = None,
+    size: int = PAGE_SIZE,
+) -> GalleryPage:
+    """One page of the grid, newest first, in two queries whatever its depth: the rows (with
+    their request, author, image and the viewer's favourite flag) and their thumbnails."""
+    user_id = membership.user_id
+    queryset = gallery_filter(generations_for(membership), filters or GalleryFilters(), user_id)
+    if cursor is not None:
+        # created_at__lte first: it lets SQLite seek the index instead of scanning it.
+        queryset = queryset.filter(created_at__lte=cursor.created_at).filter(
+            Q(created_at__lt=cursor.created_at) | Q(created_at=cursor.created_at, id__lt=cursor.pk)
+        )
+    rows = list(
+        queryset.select_related("request__author", "image")
+        .only(*TILE_FIELDS)
+        .annotate(
+            is_favourite=Exists(
+                Favourite.objects.filter(user_id=user_id, image_id=OuterRef("image__id"))
+            )
+        )
+        .prefetch_related(
+            Prefetch(
+                "image__thumbnails",
+                queryset=Thumbnail.objects.only("image_id", "width", "height", "sha256"),
+            )
+        )
+        .order_by("-created_at", "-id")[: size + 1]
+    )
+    more = len(rows) > size
+    items: list[Generation] = list(rows[:size])
+    next_cursor = Cursor(items[-1].created_at, items[-1].pk).encode() if more and items else None
+    return GalleryPage(items=items, next_cursor=next_cursor)
+
+
+def gallery_tile(membership: Membership, public_id: object) -> Generation:
+    """One tile, read the way ``gallery_page`` reads it (for live status updates)."""
+    return first_or_404(
+        (
+            generations_for(membership)
+            .filter(public_id=parse_public_id(public_id))
+            .select_related("request__author", "image")
+            .only(*TILE_FIELDS)
+            .annotate(
+                is_favourite=Exists(
+                    Favourite.objects.filter(
+                        user_id=membership.user_id, image_id=OuterRef("image__id")
+                    )
+                )
+            )
+            .prefetch_related("image__thumbnails")
+        ),
+        "item",
+    )
+
+
+@dataclass(frozen=True)
+class Neighbours:
+    newer: str | None
+    older: str | None
+
+
+def gallery_neighbours(membership: Membership, generation: Generation) -> Neighbours:
+    """The public ids of the items before and after ``generation`` in the grid's order."""
+    visible = generations_for(membership)
+    t, pk = generation.created_at, generation.pk
+    newer = (
+        visible.filter(created_at__gte=t)
+        .filter(Q(created_at__gt=t) | Q(created_at=t, id__gt=pk))
+        .order_by("created_at", "id")
+        .values_list("public_id", flat=True)
+        .first()
+    )
+    older = (
+        visible.filter(created_at__lte=t)
+        .filter(Q(created_at__lt=t) | Q(created_at=t, id__lt=pk))
+        .order_by("-created_at", "-id")
+        .values_list("public_id", flat=True)
+        .first()
+    )
+    return Neighbours(newer=str(newer) if newer else None, older=str(older) if older else None)

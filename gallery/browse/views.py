@@ -1,0 +1,225 @@
+"""The team's gallery: the grid (with live tiles and infinite scroll), an item's detail
+page, compare, favourites and bulk actions."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.views.decorators.http import require_GET, require_POST
+
+from gallery.browse import services as browse_services
+from gallery.browse.access import access_gallery_item, access_image, gallery_items, generations_for
+from gallery.browse.forms import FilterForm
+from gallery.browse.models import Favourite
+from gallery.browse.selectors import Cursor, gallery_neighbours, gallery_page, gallery_tile
+from gallery.errors import ApplicationError
+from gallery.generation import request_export
+from gallery.generation.models import Generation
+from gallery.team.access import require_membership
+from gallery.team.selectors import team_members
+from gallery.templatetags.gallery_tags import money, param
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    """The team's gallery is the home page."""
+    return grid(request)
+
+
+COMPARE_MIN, COMPARE_MAX = 2, 4
+SIZES = ["2K", "4K"]
+
+
+def _is_htmx(request: HttpRequest) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+@login_required
+@require_GET
+def grid(request: HttpRequest) -> HttpResponse:
+    membership = getattr(request, "membership", None)
+    if not membership:
+        return render(request, "gallery/no_team.html")
+    membership = require_membership(request)
+    cursor = Cursor.decode(request.GET.get("cursor", ""))
+    if _is_htmx(request) and cursor is not None:
+        # Infinite scroll: only the next tiles and the next sentinel; no member list needed.
+        form = FilterForm(request.GET, members=[], sizes=SIZES)
+        filters = form.filters()
+        page = gallery_page(membership, filters=filters, cursor=cursor)
+        return render(
+            request,
+            "gallery/grid.html#page",
+            {"page": page, "query": _query(request), "membership": membership},
+        )
+    form = FilterForm(request.GET, members=team_members(membership), sizes=SIZES)
+    filters = form.filters()
+    page = gallery_page(membership, filters=filters, cursor=cursor)
+    return render(
+        request,
+        "gallery/grid.html",
+        {
+            "page": page,
+            "form": form,
+            "filters": filters,
+            "deep": cursor is not None,
+            "query": _query(request),
+        },
+    )
+
+
+def _query(request: HttpRequest) -> str:
+    """The filters of this request as a query string, without the cursor."""
+    pairs: list[tuple[str, str]] = [
+        (key, str(value)) for key, value in request.GET.items() if key != "cursor" and value
+    ]
+    return urlencode(pairs)
+
+
+@login_required
+@require_GET
+def tile(request: HttpRequest, public_id: str) -> HttpResponse:
+    """One tile, polled by htmx while its generation is in flight."""
+    generation = gallery_tile(require_membership(request), public_id)
+    return render(request, "gallery/grid.html#tile", {"g": generation})
+
+
+@login_required
+@require_GET
+def detail(request: HttpRequest, public_id: str) -> HttpResponse:
+    membership = require_membership(request)
+    generation = access_gallery_item(membership, public_id)
+    generation_request = generation.request
+    references = generation_request.ordered_references()
+    exported = request_export.request_export(generation_request)
+    # Under the same review policy as the grid: a hidden sibling is not even listed.
+    siblings = list(
+        generations_for(membership)
+        .filter(request=generation_request)
+        .exclude(pk=generation.pk)
+        .select_related("image")
+        .order_by("index")
+    )
+    return render(
+        request,
+        "gallery/detail.html",
+        {
+            "g": generation,
+            "req": generation_request,
+            "references": references,
+            "exported": exported,
+            "neighbours": gallery_neighbours(membership, generation),
+            "siblings": siblings,
+            "is_favourite": _is_favourite(membership.user_id, generation),
+            "can_delete": browse_services.deletable(membership, generation),
+            "seconds": _seconds(generation),
+        },
+    )
+
+
+def _is_favourite(user_id: int, generation: Generation) -> bool:
+    return Favourite.objects.filter(user_id=user_id, image__generation=generation).exists()
+
+
+def _seconds(generation: Generation) -> float | None:
+    if generation.finished_at is None:
+        return None
+    return round((generation.finished_at - generation.created_at).total_seconds(), 1)
+
+
+@login_required
+@require_GET
+def compare(request: HttpRequest) -> HttpResponse:
+    membership = require_membership(request)
+    ids = request.GET.getlist("ids")
+    if not COMPARE_MIN <= len(set(ids)) <= COMPARE_MAX:
+        messages.error(request, "Select two to four items to compare.")
+        return redirect("home")
+    items = gallery_items(membership, ids)
+    rows = _compare_rows(items)
+    return render(request, "gallery/compare.html", {"items": items, "rows": rows})
+
+
+def _compare_rows(items: list[Generation]) -> list[tuple[str, list[str], bool]]:
+    """(label, one value per item, whether they differ) for every compared property."""
+    params: list[str] = []
+    for item in items:
+        params.extend(k for k in item.request.parameters if k not in params)
+    rows: list[tuple[str, list[str]]] = [
+        ("Prompt", [i.request.prompt for i in items]),
+        ("Model", [i.request.model for i in items]),
+        *[
+            (
+                name.replace("_", " ").capitalize(),
+                [param(i.request.parameters.get(name)) for i in items],
+            )
+            for name in params
+        ],
+        ("References", [str(i.request.reference_links.count()) for i in items]),
+        ("Author", [i.request.author.display_name if i.request.author else "—" for i in items]),
+        ("Status", [i.get_status_display() for i in items]),
+        ("Created", [i.created_at.strftime("%Y-%m-%d %H:%M") for i in items]),
+        ("Time taken", [f"{s} s" if (s := _seconds(i)) is not None else "—" for i in items]),
+        ("Cost", [money(i.cost) for i in items]),
+    ]
+    return [(label, values, len(set(values)) > 1) for label, values in rows]
+
+
+@login_required
+@require_POST
+def favourite(request: HttpRequest, public_id: str) -> HttpResponse:
+    membership = require_membership(request)
+    image = access_image(membership, public_id)
+    on = browse_services.favourite_set(
+        membership=membership, image=image, on=request.POST.get("on") == "1"
+    )
+    if _is_htmx(request):
+        return render(request, "gallery/grid.html#favourite", {"image": image, "is_favourite": on})
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        target = reverse("home")
+    return redirect(target)
+
+
+@login_required
+@require_POST
+def bulk_action(request: HttpRequest) -> HttpResponseBase:
+    """The multi-select bar: download a zip, delete, or compare the selected items."""
+    membership = require_membership(request)
+    ids = request.POST.getlist("ids")
+    action = request.POST.get("action", "")
+    if not ids:
+        messages.error(request, "Select at least one item first.")
+        return redirect("home")
+    if action == "compare":
+        return redirect(reverse("gallery-compare") + "?" + urlencode([("ids", i) for i in ids]))
+    if len(ids) > browse_services.MAX_ITEMS:
+        messages.error(request, f"Select at most {browse_services.MAX_ITEMS} items at a time.")
+        return redirect("home")
+    items = gallery_items(membership, ids)
+    try:
+        if action == "download":
+            archive = browse_services.originals_zip(items)
+            return FileResponse(
+                archive,
+                as_attachment=True,
+                filename=f"seedream-{len(items)}-images.zip",
+                content_type="application/zip",
+            )
+        if action == "delete":
+            if not membership.can_generate:
+                raise Http404("Viewers cannot delete.")
+            count = browse_services.gallery_delete(membership=membership, generations=items)
+            messages.success(request, f"Deleted {count} item{'s' if count != 1 else ''}.")
+            return redirect("home")
+    except ApplicationError as exc:
+        messages.error(request, str(exc))
+        return redirect("home")
+    messages.error(request, "Choose download, compare or delete.")
+    return redirect("home")

@@ -1,0 +1,1 @@
+"""The pipeline: create, submit, track, ingest, retry and cancel a generation; references."""

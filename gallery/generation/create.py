@@ -1,0 +1,135 @@
+"""Creating a request: validated against the model's live schema, one generation row per
+image, submit tasks queued after commit."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from gallery import oxen, tasks
+from gallery.accounts.models import User
+from gallery.errors import ApplicationError
+from gallery.generation import create
+from gallery.generation.lifecycle import Status, stale_after
+from gallery.generation.models import (
+    Generation,
+    GenerationRequest,
+    Reference,
+    RequestReference,
+)
+from gallery.team.models import Membership, Team
+from seedream import limits
+from seedream.schema import RequestSchema
+
+# The schema's reference fields (today's and the legacy era's) are one thing on the form.
+REFERENCE_SCHEMA_FIELDS = frozenset({"input_image", "input_images"})
+REFERENCES_FIELD = "references"
+
+
+class GenerationInputError(ApplicationError):
+    """The request cannot be made as entered; ``by_field`` says what is wrong with each field
+    (``references`` for the reference images, ``__all__`` for the request as a whole)."""
+
+    def __init__(self, by_field: dict[str, list[str]]) -> None:
+        super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in by_field.items()))
+        self.by_field = by_field
+
+
+def generation_request_create(
+    *,
+    team: Team,
+    author: User,
+    prompt: str,
+    parameters: dict[str, Any],
+    references: Sequence[Reference],
+    batch_size: int,
+    schema: RequestSchema,
+    model: str,
+    remix_of: GenerationRequest | None = None,
+) -> GenerationRequest:
+    """Validate against the live schema, then create the request and one generation per image
+    in one transaction; submit tasks are queued only after it commits."""
+    if not limits.BATCH_MIN <= batch_size <= limits.BATCH_MAX:
+        choose = f"Choose between {limits.BATCH_MIN} and {limits.BATCH_MAX} images."
+        raise GenerationInputError({"batch_size": [choose]})
+    if any(ref.team_id != team.pk for ref in references):
+        raise GenerationInputError({REFERENCES_FIELD: ["A reference belongs to another team."]})
+    draft = request_body_draft(
+        model=model,
+        prompt=prompt,
+        parameters=parameters,
+        reference_values=[f"https://references.invalid/{i}" for i in range(len(references))],
+    )
+    shaped = schema.shape(draft)
+    problems = [*shaped.problems, *schema.validate(shaped.body)]
+    if problems:
+        by_field: dict[str, list[str]] = {}
+        for problem in problems:
+            name = REFERENCES_FIELD if problem.field in REFERENCE_SCHEMA_FIELDS else problem.field
+            by_field.setdefault(name or "__all__", []).append(problem.message)
+        raise GenerationInputError(by_field)
+
+    now = timezone.now()
+    deadline = now + timedelta(minutes=settings.GENERATION_DEADLINE_MINUTES)
+    with transaction.atomic():
+        request = GenerationRequest.objects.create(
+            team=team,
+            author=author,
+            model=model,
+            prompt=prompt,
+            parameters=parameters,
+            batch_size=batch_size,
+            request_schema=schema.raw,
+            remix_of=remix_of,
+        )
+        RequestReference.objects.bulk_create(
+            RequestReference(request=request, reference=ref, position=position)
+            for position, ref in enumerate(references, start=1)
+        )
+        generations = Generation.objects.bulk_create(
+            Generation(
+                request=request,
+                team=team,
+                index=index,
+                deadline_at=deadline,
+                next_check_at=now + stale_after(),
+                transitions=[[Status.PENDING, now.isoformat()]],
+            )
+            for index in range(batch_size)
+        )
+        ids = [g.pk for g in generations]
+        transaction.on_commit(lambda: [tasks.generation_submit.delay(pk) for pk in ids])
+    return request
+
+
+def request_body_draft(
+    *, model: str, prompt: str, parameters: dict[str, Any], reference_values: Sequence[str]
+) -> dict[str, Any]:
+    """The request in today's names; the schema shapes it to whatever era the model declares."""
+    body: dict[str, Any] = {"model": model, "prompt": prompt, **parameters}
+    if reference_values:
+        body["input_image"] = list(reference_values)
+    return body
+
+
+def generation_request_rerun(
+    *, membership: Membership, original: GenerationRequest
+) -> GenerationRequest:
+    """The same prompt, parameters, references and batch size, sent again as a new request
+    (validated against today's schema, so a field Oxen has since renamed is caught here)."""
+    return create.generation_request_create(
+        team=membership.team,
+        author=membership.user,
+        prompt=original.prompt,
+        parameters=dict(original.parameters),
+        references=original.ordered_references(),
+        batch_size=original.batch_size,
+        schema=oxen.get_schema(model=original.model),
+        model=original.model,
+        remix_of=original,
+    )

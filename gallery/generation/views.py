@@ -1,0 +1,251 @@
+"""Generating: the form, reference uploads, and the buttons that act on a generation
+(cancel, retry, re-run, use as reference)."""
+
+from __future__ import annotations
+
+from typing import Any, BinaryIO, cast
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.files.uploadedfile import UploadedFile
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
+
+from gallery import oxen
+from gallery.browse.access import access_gallery_item, access_image
+from gallery.browse.selectors import gallery_tile
+from gallery.errors import ApplicationError
+from gallery.generation import create, references
+from gallery.generation.access import access_request
+from gallery.generation.create import (
+    REFERENCES_FIELD,
+    GenerationInputError,
+    generation_request_create,
+)
+from gallery.generation.forms import GenerateForm, remix_initial
+from gallery.generation.models import Reference
+from gallery.generation.references import reference_upload
+from gallery.generation.retry import generation_cancel, generation_retry
+from gallery.generation.selectors import references_in_order, team_references
+from gallery.media.imaging import ImageRejected
+from gallery.team.access import require_membership
+from gallery.team.models import Membership
+from seedream import limits
+from seedream.errors import OxenError
+from seedream.schema import RequestSchema
+
+
+def _schema() -> tuple[RequestSchema | None, str]:
+    """The live schema, or None and a sentence saying why it cannot be had."""
+    try:
+        return oxen.get_schema(model=settings.OXEN_MODEL), ""
+    except OxenError as exc:
+        return None, exc.user_message
+
+
+def _max_references(schema: RequestSchema | None) -> int:
+    limit = schema.reference_max_items if schema else None
+    return limits.MAX_REFERENCES if limit is None else limit
+
+
+def _uploads(
+    membership: Membership, files: list[UploadedFile[Any]]
+) -> tuple[list[Reference], list[str]]:
+    """Each file verified and stored as a team reference; a readable error per refused file."""
+    stored: list[Reference] = []
+    errors: list[str] = []
+    for upload in files:
+        name = upload.name or "file"
+        if upload.size is not None and upload.size > settings.UPLOAD_MAX_BYTES:
+            limit = settings.UPLOAD_MAX_BYTES // (1024 * 1024)
+            errors.append(f"{name}: this file is larger than {limit} MB.")
+            continue
+        try:
+            stored.append(
+                reference_upload(
+                    team=membership.team,
+                    user=membership.user,
+                    upload=cast(BinaryIO, upload),
+                    name=name,
+                )
+            )
+        except ImageRejected as exc:
+            errors.append(f"{name}: {exc}")
+    return stored, errors
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def generate(request: HttpRequest) -> HttpResponse:
+    membership = require_membership(request, generate=True)
+    schema, schema_error = _schema()
+    reference_errors: list[str] = []
+    count_error = ""
+    other_errors: list[str] = []
+    if request.method == "POST":
+        form = GenerateForm(request.POST, schema=schema)
+        references = references_in_order(membership, request.POST.getlist("reference"))
+        files = request.FILES.getlist("uploads")
+        limit = _max_references(schema)
+        # Counted before any upload is decoded or stored: over the cap, none of them is.
+        if len(references) + len(files) > limit:
+            count_error = _count_error(limit, len(references) + len(files))
+        else:
+            uploaded, reference_errors = _uploads(membership, files)
+            references = references + [r for r in uploaded if r not in references]
+        if form.is_valid() and schema is not None and not reference_errors and not count_error:
+            try:
+                generation_request_create(
+                    team=membership.team,
+                    author=membership.user,
+                    prompt=form.cleaned_data["prompt"],
+                    parameters=form.parameters(),
+                    references=references,
+                    batch_size=form.cleaned_data["batch_size"],
+                    schema=schema,
+                    model=settings.OXEN_MODEL,
+                    remix_of=_remix_of(membership, form.cleaned_data.get("remix_of", "")),
+                )
+            except GenerationInputError as exc:
+                leftover = form.add_schema_errors(exc.by_field)
+                reference_errors += leftover.pop(REFERENCES_FIELD, [])
+                other_errors += [message for messages in leftover.values() for message in messages]
+            else:
+                count = form.cleaned_data["batch_size"]
+                messages.success(request, f"Generating {count} image{'s' if count != 1 else ''}.")
+                return redirect("home")
+        status = 422
+    else:
+        initial, references = _prefill(request, membership)
+        form = GenerateForm(initial=initial, schema=schema)
+        status = 200
+    cost, images = form.cost()
+    context: dict[str, Any] = {
+        "form": form,
+        "schema": schema,
+        "schema_error": schema_error,
+        "references": references,
+        "reference_errors": reference_errors,
+        "count_error": count_error,
+        "other_errors": other_errors,
+        "library": team_references(membership),
+        "max_references": _max_references(schema),
+        "cost": cost,
+        "images": images,
+        "cost_per_image": schema.cost_per_image if schema else None,
+    }
+    return render(request, "gallery/generate.html", context, status=status)
+
+
+def _count_error(limit: int, count: int) -> str:
+    return (
+        f"Seedream takes at most {limit} reference images; you have {count}. "
+        f"Remove {count - limit}."
+    )
+
+
+def _remix_of(membership: Membership, public_id: str) -> Any:
+    if not public_id:
+        return None
+    try:
+        return access_request(membership, public_id)
+    except Http404:
+        return None  # a stale hidden field must not lose the person's work
+
+
+def _prefill(request: HttpRequest, membership: Membership) -> tuple[dict[str, Any], list[Any]]:
+    """Initial values: a remixed request's, plus any references named in ``?ref=``."""
+    initial: dict[str, Any] = {}
+    references: list[Reference] = []
+    remix = request.GET.get("remix")
+    if remix:
+        original = access_request(membership, remix)
+        initial = remix_initial(original)
+        references = original.ordered_references()
+    extra = references_in_order(membership, request.GET.getlist("ref"))
+    references += [r for r in extra if r not in references]
+    return initial, references
+
+
+@login_required
+@require_POST
+def reference_upload_view(request: HttpRequest) -> HttpResponse:
+    """Uploads from the drop zone, stored at once so they survive any error in the form;
+    answers with reference chips (and the refusals) for the page to insert."""
+    membership = require_membership(request, generate=True)
+    files = request.FILES.getlist("uploads")
+    stored: list[Reference] = []
+    if len(files) > limits.MAX_REFERENCES:  # no request can use more; decode none of them
+        errors = [_count_error(limits.MAX_REFERENCES, len(files))]
+    else:
+        stored, errors = _uploads(membership, files)
+    return render(
+        request,
+        "gallery/generate.html#uploaded",
+        {"references": stored, "reference_errors": errors},
+        status=200 if stored or not errors else 422,
+    )
+
+
+@login_required
+@require_POST
+def cancel(request: HttpRequest, public_id: str) -> HttpResponse:
+    membership = require_membership(request, generate=True)
+    generation = access_gallery_item(membership, public_id)
+    if not generation_cancel(generation_id=generation.pk):
+        messages.error(request, "It could not be cancelled: it may have just finished.")
+    return _tile_or_back(request, membership, generation.public_id)
+
+
+@login_required
+@require_POST
+def retry(request: HttpRequest, public_id: str) -> HttpResponse:
+    membership = require_membership(request, generate=True)
+    generation = access_gallery_item(membership, public_id)
+    try:
+        new = generation_retry(generation_id=generation.pk)
+    except ApplicationError as exc:
+        messages.error(request, str(exc))
+        return _tile_or_back(request, membership, generation.public_id)
+    return _tile_or_back(request, membership, new.public_id)
+
+
+def _tile_or_back(request: HttpRequest, membership: Membership, public_id: Any) -> HttpResponse:
+    if request.headers.get("HX-Request") == "true":
+        return render(request, "gallery/grid.html#tile", {"g": gallery_tile(membership, public_id)})
+    if request.POST.get("from") == "detail":
+        return redirect("gallery-detail", public_id=public_id)
+    return redirect("home")
+
+
+@login_required
+@require_POST
+def rerun(request: HttpRequest, public_id: str) -> HttpResponse:
+    membership = require_membership(request, generate=True)
+    original = access_request(membership, public_id)
+    try:
+        create.generation_request_rerun(membership=membership, original=original)
+    except GenerationInputError as exc:
+        messages.error(request, f"It cannot be run again as it was: {exc}")
+        return redirect(reverse("generate") + f"?remix={original.public_id}")
+    except OxenError as exc:
+        messages.error(request, exc.user_message)
+        return redirect("home")
+    messages.success(request, "Running it again.")
+    return redirect("home")
+
+
+@login_required
+@require_POST
+def use_as_reference(request: HttpRequest, public_id: str) -> HttpResponse:
+    membership = require_membership(request, generate=True)
+    image = access_image(membership, public_id)
+    try:
+        reference = references.reference_from_image(membership=membership, image=image)
+    except ImageRejected as exc:
+        messages.error(request, f"This image cannot be used as a reference: {exc}")
+        return redirect("home")
+    return redirect(reverse("generate") + f"?ref={reference.public_id}")

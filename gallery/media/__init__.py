@@ -1,0 +1,1 @@
+"""Media: storage writes, renditions (thumbnails), serving files, and Pillow imaging."""

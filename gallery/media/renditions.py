@@ -1,0 +1,54 @@
+"""Renditions: the widths every result is stored at, and which stored file each use shows.
+
+One place names them (wagtail's renditions, by spec): ingest makes a WebP thumbnail at each of
+``THUMBNAIL_WIDTHS`` (never wider than the original); a grid tile loads the first one at least
+``GRID_WIDTH`` wide; the ``thumb`` variant is the smallest, ``preview`` the largest and
+``download`` the original. Nothing here reads settings or the database: it picks among the
+renditions an image already has (prefetched, so a page of tiles costs no extra query).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Literal, Protocol
+
+from seedream.mediatypes import mime_type
+
+if TYPE_CHECKING:
+    from gallery.generation.models import GalleryImage
+    from gallery.media.models import Thumbnail
+
+THUMBNAIL_WIDTHS = (400, 800, 1600)
+GRID_WIDTH = 400  # the thumbnail a grid tile loads first
+
+type Variant = Literal["thumb", "preview", "download"]
+VARIANTS: tuple[Variant, ...] = ("thumb", "preview", "download")
+
+
+class HasWidth(Protocol):
+    @property
+    def width(self) -> int: ...
+
+
+def by_width[T: HasWidth](renditions: Iterable[T]) -> list[T]:
+    return sorted(renditions, key=lambda rendition: rendition.width)
+
+
+def grid_rendition[T: HasWidth](renditions: Iterable[T]) -> T:
+    """The rendition a grid tile shows: the narrowest at least ``GRID_WIDTH`` wide, else the
+    widest there is. ``renditions`` must not be empty."""
+    ordered = by_width(renditions)
+    return next((r for r in ordered if r.width >= GRID_WIDTH), ordered[-1])
+
+
+def image_rendition(image: GalleryImage, variant: Variant) -> tuple[str, str]:
+    """(storage name, content type) of one variant of an image.
+
+    thumb: the smallest thumbnail; preview: the largest; download: the original (also what an
+    image stored without thumbnails shows). Uses the image's prefetched thumbnails.
+    """
+    thumbnails: list[Thumbnail] = by_width(image.thumbnails.all())
+    if variant == "download" or not thumbnails:
+        return image.file.name or "", mime_type(image.format)
+    chosen = thumbnails[0] if variant == "thumb" else thumbnails[-1]
+    return chosen.file.name or "", mime_type("WEBP")

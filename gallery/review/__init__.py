@@ -1,0 +1,1 @@
+"""Review: staff decisions on images, the review queue, members' flags."""

@@ -1,0 +1,1 @@
+"""Shared links: share images outside the team, with expiry, password and limits."""

@@ -1,0 +1,60 @@
+"""Access to shared links: a member's link by public id, and a presented token (its page and
+each media file) resolved afresh on every request, so a revoked or expired link stops
+working on the very next one. See ``gallery.access`` for the pattern."""
+
+from __future__ import annotations
+
+from django.http import Http404, HttpRequest
+
+from gallery.access import first_or_404, parse_public_id
+from gallery.generation.models import GalleryImage
+from gallery.sharing.models import ShareLink
+from gallery.sharing.selectors import links_for
+from gallery.team.models import Membership
+from gallery.tokens import row_for_token
+
+UNLOCKED_SESSION_KEY = "share_unlocked"  # the links unlocked by password in this session
+
+
+class LinkGone(Exception):
+    """The token names a link that was revoked or has expired: answer 410, not 404."""
+
+    def __init__(self, link: ShareLink) -> None:
+        super().__init__(f"link {link.pk} is {link.state}")
+        self.link = link
+
+
+def access_link(membership: Membership, public_id: object) -> ShareLink:
+    return first_or_404(
+        links_for(membership).filter(public_id=parse_public_id(public_id)),
+        "link",
+    )
+
+
+def link_resolve(token: str) -> ShareLink:
+    """The link a presented token names: Http404 if none, LinkGone if revoked or expired."""
+    link = row_for_token(ShareLink.objects.select_related("team"), token)
+    if link is None:
+        raise Http404("No such link.")
+    if not link.is_active:
+        raise LinkGone(link)
+    return link
+
+
+def link_image(link: ShareLink, public_id: object) -> GalleryImage:
+    """One image of the link, under the same rules as ``link_images``; 404 otherwise."""
+    images = GalleryImage.objects.filter(
+        share_link_items__link=link, public_id=parse_public_id(public_id)
+    )
+    if link.team.share_requires_approval:
+        images = images.filter(review_state=GalleryImage.ReviewState.APPROVED)
+    return first_or_404(
+        images.prefetch_related("thumbnails"),
+        "image in this link",
+    )
+
+
+def is_unlocked(request: HttpRequest, link: ShareLink) -> bool:
+    if not link.password_hash:
+        return True
+    return str(link.public_id) in request.session.get(UNLOCKED_SESSION_KEY, [])

@@ -1,0 +1,47 @@
+"""Reads about shared links: the team's links, what a link shows, the team's limits."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django.db.models import QuerySet
+
+from gallery.generation.models import GalleryImage
+from gallery.sharing.models import ShareLink
+from gallery.team.models import Membership, Team
+
+
+def expiry_limits(team: Team) -> tuple[int | None, int | None]:
+    """(default days, maximum days) for the team; None means "never expires" / "no maximum"."""
+    maximum = team.share_max_expiry_days or None
+    default = team.share_default_expiry_days or None
+    if maximum is not None and (default is None or default > maximum):
+        default = maximum
+    return default, maximum
+
+
+def unshareable_images(team: Team, images: Sequence[GalleryImage]) -> list[GalleryImage]:
+    """The images the team's policy keeps out of links (unapproved, when approval is required)."""
+    if not team.share_requires_approval:
+        return []
+    return [image for image in images if image.review_state != GalleryImage.ReviewState.APPROVED]
+
+
+def links_for(membership: Membership) -> QuerySet[ShareLink]:
+    return ShareLink.objects.filter(team_id=membership.team_id).select_related(
+        "created_by", "revoked_by"
+    )
+
+
+def link_images(link: ShareLink) -> list[GalleryImage]:
+    """What the link shows now: its images in order, less any the team's policy withholds
+    (an image rejected or flagged after it was shared, when only approved images may be)."""
+    images = (
+        GalleryImage.objects.filter(share_link_items__link=link)
+        .select_related("generation__request")
+        .prefetch_related("thumbnails")
+        .order_by("share_link_items__position")
+    )
+    if link.team.share_requires_approval:
+        images = images.filter(review_state=GalleryImage.ReviewState.APPROVED)
+    return list(images)

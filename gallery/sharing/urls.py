@@ -1,0 +1,18 @@
+"""Shared links: the members' pages and the public pages a link opens."""
+
+from django.urls import path
+
+from gallery.sharing import views
+
+urlpatterns = [
+    path("links/", views.links, name="share-links"),
+    path("links/new/", views.link_new, name="share-link-new"),
+    path("links/<uuid:public_id>/revoke/", views.link_revoke, name="share-link-revoke"),
+    path("links/thumbs/<uuid:public_id>/", views.member_thumb, name="share-member-thumb"),
+    path("s/<str:token>/", views.shared, name="shared"),
+    path(
+        "s/<str:token>/i/<uuid:public_id>/<str:variant>/",
+        views.shared_media,
+        name="shared-media",
+    ),
+]

@@ -1,0 +1,1 @@
+"""Teams: members and roles, invitations, the team's review and sharing policy."""
