@@ -11,6 +11,19 @@ from gallery.generation.models import GalleryImage, Generation
 from gallery.team.models import Membership
 
 
+def _visible_q(membership: Membership, *, image: str, author: str) -> Q:
+    """The review policy, written from any model: ``image`` is the path to the image ("" from
+    GalleryImage itself), ``author`` the lookup of the request's author."""
+    q = Q(**{f"{image}team_id": membership.team_id})
+    if membership.can_manage or membership.user.is_staff:
+        return q
+    own = Q(**{author: membership.user_id})
+    shown = Q(**{f"{image}review_state": GalleryImage.ReviewState.APPROVED})
+    if membership.team.pending_visible_to_team:
+        shown |= Q(**{f"{image}review_state": GalleryImage.ReviewState.PENDING})
+    return q & (shown | own)
+
+
 def visible_images_q(membership: Membership) -> Q:
     """Which of the team's images this member may see, under the team's review policy.
 
@@ -18,14 +31,7 @@ def visible_images_q(membership: Membership) -> Q:
     visible to their author, the team's owners and admins and staff reviewers, and also to
     everyone when the team shows pending images to the whole team (rejected ones never are).
     """
-    q = Q(team_id=membership.team_id)
-    if membership.can_manage or membership.user.is_staff:
-        return q
-    own = Q(generation__request__author_id=membership.user_id)
-    shown = Q(review_state=GalleryImage.ReviewState.APPROVED)
-    if membership.team.pending_visible_to_team:
-        shown |= Q(review_state=GalleryImage.ReviewState.PENDING)
-    return q & (shown | own)
+    return _visible_q(membership, image="", author="generation__request__author_id")
 
 
 def images_for(membership: Membership) -> QuerySet[GalleryImage]:
@@ -43,26 +49,12 @@ def access_image(membership: Membership, public_id: object) -> GalleryImage:
     )
 
 
-def _from_generation(q: Q) -> Q:
-    """``q`` written for GalleryImage, rewritten to filter Generation rows by their image."""
-    rewritten = Q(_connector=q.connector, _negated=q.negated)
-    for child in q.children:
-        if isinstance(child, Q):
-            rewritten.children.append(_from_generation(child))
-        else:
-            key, value = child  # type: ignore[misc]  # a (lookup, value) pair
-            # image.generation is the generation itself: no need to join back to it.
-            if key.startswith("generation__"):
-                key = key.removeprefix("generation__")
-            else:
-                key = f"image__{key}"
-            rewritten.children.append((key, value))
-    return rewritten
-
-
 def visible_generations_q(membership: Membership) -> Q:
+    """The team's generations as the grid shows them: those without an image (in flight,
+    failed) and those whose image is visible (the same policy, from the generation's side; the
+    author is the generation's own request, with no join back from the image)."""
     return Q(team_id=membership.team_id) & (
-        Q(image__isnull=True) | _from_generation(visible_images_q(membership))
+        Q(image__isnull=True) | _visible_q(membership, image="image__", author="request__author_id")
     )
 
 

@@ -35,7 +35,7 @@ from enum import Enum
 from functools import cache
 from typing import IO, Literal
 
-from blurhash import _functions as _blurhash_c
+import blurhash
 from PIL import (
     ExifTags,
     Image,
@@ -860,20 +860,13 @@ def _check_oxen_shape(width: int, height: int) -> None:
 
 
 def _blurhash_encode(image: Image.Image, x_components: int, y_components: int) -> str:
-    """Call blurhash-python's C encoder directly.
-
-    `blurhash.encode()` builds a Python list of every channel value through
-    `Image.getdata()`, which Pillow 13 deprecates (removed in Pillow 14), and it closes the
-    image it is given. The C function it wraps takes the RGB bytes as they are.
-    """
-    ffi, lib = _blurhash_c.ffi, _blurhash_c.lib
+    """The blurhash of a small image (at most ``PLACEHOLDER_SIZE`` a side), by the pure-Python
+    reference encoder; rows of RGB triples are read from the bytes, so Pillow's deprecated
+    ``getdata`` is never called and the caller's image is left as it was."""
     rgb = image.convert("RGB") if image.mode != "RGB" else image
-    pixels = ffi.from_buffer("uint8_t[]", rgb.tobytes())
-    destination = ffi.new("char[]", 2 + 4 + (9 * 9 - 1) * 2 + 1)
-    result = lib.create_hash_from_pixels(
-        x_components, y_components, rgb.width, rgb.height, pixels, rgb.width * 3, destination
-    )
-    if result == ffi.NULL:
-        msg = f"blurhash refused {x_components}x{y_components} components"
-        raise ValueError(msg)
-    return str(ffi.string(result).decode("ascii"))
+    data, width = rgb.tobytes(), rgb.width
+    rows = [
+        [data[offset : offset + 3] for offset in range(start, start + width * 3, 3)]
+        for start in range(0, len(data), width * 3)
+    ]
+    return str(blurhash.encode(rows, x_components, y_components))

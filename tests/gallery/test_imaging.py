@@ -779,7 +779,7 @@ def test_placeholder_is_a_valid_4x3_blurhash() -> None:
     placeholder = imaging.placeholder_make(encode(textured((400, 300)), "WEBP"))
 
     assert len(placeholder) == 1 + 1 + 4 + 2 * (4 * 3 - 1)  # size, max AC, DC, 11 AC
-    assert blurhash.is_valid_blurhash(placeholder)
+    assert blurhash.components(placeholder) == (4, 3)
     size_flag = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ".index(placeholder[0])
     assert (size_flag % 9 + 1, size_flag // 9 + 1) == (4, 3)
 
@@ -791,11 +791,11 @@ def test_placeholder_of_a_portrait_image_has_more_rows_than_columns() -> None:
     assert (size_flag % 9 + 1, size_flag // 9 + 1) == (3, 4)
 
 
-@pytest.mark.filterwarnings("ignore:Image.Image.getdata is deprecated:DeprecationWarning")
-def test_placeholder_matches_blurhash_pythons_own_encoder() -> None:
+def test_placeholder_is_the_reference_encoding_of_the_image_as_shown() -> None:
     image = textured((32, 24))
+    rows = [[image.getpixel((x, y)) for x in range(32)] for y in range(24)]
 
-    assert imaging.placeholder_make(image) == blurhash.encode(image.copy(), 4, 3)
+    assert imaging.placeholder_make(image) == blurhash.encode(rows, 4, 3)
 
 
 def test_placeholder_leaves_a_pillow_image_open_and_unchanged() -> None:
