@@ -14,7 +14,6 @@ from django.utils import timezone
 from gallery import oxen, tasks
 from gallery.accounts.models import User
 from gallery.errors import ApplicationError
-from gallery.generation import create
 from gallery.generation.lifecycle import Status, stale_after
 from gallery.generation.models import (
     Generation,
@@ -122,7 +121,7 @@ def generation_request_rerun(
 ) -> GenerationRequest:
     """The same prompt, parameters, references and batch size, sent again as a new request
     (validated against today's schema, so a field Oxen has since renamed is caught here)."""
-    return create.generation_request_create(
+    return generation_request_create(
         team=membership.team,
         author=membership.user,
         prompt=original.prompt,

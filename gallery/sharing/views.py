@@ -21,7 +21,6 @@ from gallery.media import views as media_views
 from gallery.sharing import access as sharing_access
 from gallery.sharing import selectors as sharing_selectors
 from gallery.sharing import services as sharing_services
-from gallery.sharing import views as sharing_views
 from gallery.sharing.forms import ShareLinkForm
 from gallery.sharing.models import ShareLinkItem
 from gallery.team.access import require_membership
@@ -135,7 +134,7 @@ def member_thumb(request: HttpRequest, public_id: str) -> HttpResponseBase:
 def _public(response: HttpResponse) -> HttpResponse:
     """Headers every public page under a link carries."""
     response["Cache-Control"] = "no-store"
-    response["Content-Security-Policy"] = sharing_views.PAGE_CSP
+    response["Content-Security-Policy"] = PAGE_CSP
     # The token is in the URL: never send it elsewhere. (Not "no-referrer": Chrome then sends
     # "Origin: null" with the password form, which CSRF protection rightly refuses.)
     response["Referrer-Policy"] = "same-origin"
