@@ -20,12 +20,13 @@ from gallery.browse.selectors import Cursor, gallery_neighbours, gallery_page, g
 from gallery.errors import ApplicationError
 from gallery.generation import request_export
 from gallery.generation.models import Generation
+from gallery.http import HtmxRequest
 from gallery.team.access import require_membership
 from gallery.team.selectors import team_members
 from gallery.templatetags.gallery_tags import money, param
 
 
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: HtmxRequest) -> HttpResponse:
     """The team's gallery is the home page."""
     return grid(request)
 
@@ -34,19 +35,15 @@ COMPARE_MIN, COMPARE_MAX = 2, 4
 SIZES = ["2K", "4K"]
 
 
-def _is_htmx(request: HttpRequest) -> bool:
-    return request.headers.get("HX-Request") == "true"
-
-
 @login_required
 @require_GET
-def grid(request: HttpRequest) -> HttpResponse:
+def grid(request: HtmxRequest) -> HttpResponse:
     membership = getattr(request, "membership", None)
     if not membership:
         return render(request, "gallery/no_team.html")
     membership = require_membership(request)
     cursor = Cursor.decode(request.GET.get("cursor", ""))
-    if _is_htmx(request) and cursor is not None:
+    if request.htmx and cursor is not None:
         # Infinite scroll: only the next tiles and the next sentinel; no member list needed.
         form = FilterForm(request.GET, members=[], sizes=SIZES)
         filters = form.filters()
@@ -171,13 +168,13 @@ def _compare_rows(items: list[Generation]) -> list[tuple[str, list[str], bool]]:
 
 @login_required
 @require_POST
-def favourite(request: HttpRequest, public_id: str) -> HttpResponse:
+def favourite(request: HtmxRequest, public_id: str) -> HttpResponse:
     membership = require_membership(request)
     image = access_image(membership, public_id)
     on = browse_services.favourite_set(
         membership=membership, image=image, on=request.POST.get("on") == "1"
     )
-    if _is_htmx(request):
+    if request.htmx:
         return render(request, "gallery/grid.html#favourite", {"image": image, "is_favourite": on})
     target = request.POST.get("next", "")
     if not url_has_allowed_host_and_scheme(

@@ -30,6 +30,7 @@ from gallery.generation.models import Reference
 from gallery.generation.references import reference_upload
 from gallery.generation.retry import generation_cancel, generation_retry
 from gallery.generation.selectors import references_in_order, team_references
+from gallery.http import HtmxRequest
 from gallery.media.imaging import ImageRejected
 from gallery.team.access import require_membership
 from gallery.team.models import Membership
@@ -192,7 +193,7 @@ def reference_upload_view(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def cancel(request: HttpRequest, public_id: str) -> HttpResponse:
+def cancel(request: HtmxRequest, public_id: str) -> HttpResponse:
     membership = require_membership(request, generate=True)
     generation = access_gallery_item(membership, public_id)
     if not generation_cancel(generation_id=generation.pk):
@@ -202,7 +203,7 @@ def cancel(request: HttpRequest, public_id: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def retry(request: HttpRequest, public_id: str) -> HttpResponse:
+def retry(request: HtmxRequest, public_id: str) -> HttpResponse:
     membership = require_membership(request, generate=True)
     generation = access_gallery_item(membership, public_id)
     try:
@@ -213,8 +214,8 @@ def retry(request: HttpRequest, public_id: str) -> HttpResponse:
     return _tile_or_back(request, membership, new.public_id)
 
 
-def _tile_or_back(request: HttpRequest, membership: Membership, public_id: Any) -> HttpResponse:
-    if request.headers.get("HX-Request") == "true":
+def _tile_or_back(request: HtmxRequest, membership: Membership, public_id: Any) -> HttpResponse:
+    if request.htmx:
         return render(request, "gallery/grid.html#tile", {"g": gallery_tile(membership, public_id)})
     if request.POST.get("from") == "detail":
         return redirect("gallery-detail", public_id=public_id)

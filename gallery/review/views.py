@@ -17,6 +17,7 @@ from gallery.accounts.models import User
 from gallery.browse.access import access_image
 from gallery.errors import ApplicationError
 from gallery.generation.models import GalleryImage
+from gallery.http import HtmxRequest
 from gallery.media import renditions
 from gallery.media import views as media_views
 from gallery.review import access as review_access
@@ -112,7 +113,7 @@ def reference_media(request: HttpRequest, public_id: str) -> HttpResponseBase:
 
 @login_required
 @require_POST
-def flag(request: HttpRequest, public_id: str) -> HttpResponse:
+def flag(request: HtmxRequest, public_id: str) -> HttpResponse:
     """A member flags an image they can see; htmx gets the history fragment back."""
     membership = require_membership(request)
     image = access_image(membership, public_id)
@@ -124,7 +125,7 @@ def flag(request: HttpRequest, public_id: str) -> HttpResponse:
         error = str(exc)
     else:
         error = ""
-    if request.headers.get("HX-Request"):
+    if request.htmx:
         return render(
             request,
             "review/_history.html",

@@ -32,7 +32,11 @@
     if (!source) return;
     var text = "value" in source && source.tagName !== "CODE" ? source.value : source.textContent;
     var label = button.textContent;
+    var status = button.hasAttribute("data-copy-status")
+      ? document.querySelector(button.getAttribute("data-copy-status")) : null;
     function done(ok) {
+      if (!ok && source.select) source.select();
+      if (status) status.textContent = ok ? "Copied." : "Selected: press Ctrl+C (⌘C) to copy.";
       button.textContent = ok ? "Copied" : "Select and copy";
       button.setAttribute("data-copied", ok ? "true" : "false");
       setTimeout(function () { button.textContent = label; }, 1600);
