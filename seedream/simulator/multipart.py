@@ -1,10 +1,12 @@
-"""A small ``multipart/form-data`` parser (the ``cgi`` module is gone in Python 3.13)."""
+"""``multipart/form-data`` bodies for the simulator's upload route, parsed by python-multipart
+(the ``cgi`` module is gone in Python 3.13; Starlette uses the same parser)."""
 
 from __future__ import annotations
 
-import email.parser
-import email.policy
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from python_multipart.exceptions import MultipartParseError
+from python_multipart.multipart import MultipartParser, parse_options_header
 
 
 class MultipartError(ValueError):
@@ -21,48 +23,68 @@ class Part:
     data: bytes
 
 
-def _boundary(content_type: str) -> bytes:
-    header = email.parser.HeaderParser(policy=email.policy.HTTP).parsestr(
-        f"Content-Type: {content_type}\r\n\r\n"
-    )
-    if header.get_content_type() != "multipart/form-data":
-        raise MultipartError("Content-Type must be multipart/form-data")
-    boundary = header.get_param("boundary")
-    if not isinstance(boundary, str) or not boundary:
-        raise MultipartError("multipart/form-data without a boundary")
-    return boundary.encode("latin-1")
+@dataclass
+class _Collector:
+    parts: list[Part] = field(default_factory=list)
+    headers: dict[str, str] = field(default_factory=dict)
+    header_name: bytearray = field(default_factory=bytearray)
+    header_value: bytearray = field(default_factory=bytearray)
+    data: bytearray = field(default_factory=bytearray)
+    ended: bool = False
 
+    def header_end(self) -> None:
+        self.headers[self.header_name.decode("latin-1").lower()] = self.header_value.decode(
+            "utf-8", "replace"
+        )
+        self.header_name.clear()
+        self.header_value.clear()
 
-def _part(raw: bytes) -> Part:
-    head, separator, data = raw.partition(b"\r\n\r\n")
-    if not separator:
-        raise MultipartError("multipart part without a header block")
-    headers = email.parser.BytesHeaderParser(policy=email.policy.HTTP).parsebytes(
-        head + b"\r\n\r\n"
-    )
-    name = headers.get_param("name", header="content-disposition")
-    if not isinstance(name, str):
-        raise MultipartError("multipart part without a field name")
-    filename = headers.get_param("filename", header="content-disposition")
-    content_type = headers.get("content-type")
-    return Part(
-        name=name,
-        filename=filename if isinstance(filename, str) else None,
-        content_type=str(content_type) if content_type is not None else None,
-        data=data,
-    )
+    def part_end(self) -> None:
+        kind, params = parse_options_header(self.headers.get("content-disposition", ""))
+        name = params.get(b"name")
+        if kind != b"form-data" or name is None:
+            raise MultipartError("multipart part without a field name")
+        filename = params.get(b"filename")
+        self.parts.append(
+            Part(
+                name=name.decode("utf-8", "replace"),
+                filename=filename.decode("utf-8", "replace") if filename is not None else None,
+                content_type=self.headers.get("content-type"),
+                data=bytes(self.data),
+            )
+        )
+        self.headers, self.data = {}, bytearray()
 
 
 def parse_form_data(content_type: str, body: bytes) -> list[Part]:
     """Split a multipart/form-data body into its parts, in order."""
-    delimiter = b"--" + _boundary(content_type)
-    sections = body.split(delimiter)
-    if len(sections) < 3 or not sections[-1].startswith(b"--"):
+    kind, params = parse_options_header(content_type)
+    if kind != b"multipart/form-data":
+        raise MultipartError("Content-Type must be multipart/form-data")
+    boundary = params.get(b"boundary")
+    if not boundary:
+        raise MultipartError("multipart/form-data without a boundary")
+    collector = _Collector()
+    parser = MultipartParser(
+        boundary,
+        {
+            "on_header_field": lambda data, start, end: collector.header_name.extend(
+                data[start:end]
+            ),
+            "on_header_value": lambda data, start, end: collector.header_value.extend(
+                data[start:end]
+            ),
+            "on_header_end": collector.header_end,
+            "on_part_data": lambda data, start, end: collector.data.extend(data[start:end]),
+            "on_part_end": collector.part_end,
+            "on_end": lambda: setattr(collector, "ended", True),
+        },
+    )
+    try:
+        parser.write(body)
+        parser.finalize()
+    except MultipartParseError as exc:
+        raise MultipartError(f"malformed multipart body: {exc}") from None
+    if not collector.ended:
         raise MultipartError("multipart body is not terminated by the closing boundary")
-    parts = []
-    for section in sections[1:-1]:
-        # Each part sits between "\r\n" after the delimiter and "\r\n" before the next one.
-        if not section.startswith(b"\r\n") or not section.endswith(b"\r\n"):
-            raise MultipartError("malformed multipart part")
-        parts.append(_part(section[2:-2]))
-    return parts
+    return collector.parts
