@@ -20,6 +20,7 @@ from gallery.team.models import Membership, Team
 from gallery.team.services import membership_add, team_create
 from seedream.simulator import Simulator, SimulatorConfig
 from tests import services
+from tests.factories import UserFactory
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -88,13 +89,11 @@ def chromium_path() -> str:
 
 @pytest.fixture
 def make_user(db: None) -> Callable[..., User]:
-    counter = iter(range(1, 10_000))
-
     def make(
         username: str | None = None, *, password: str = "correct horse battery", **extra: object
     ) -> User:
-        name = username or f"user{next(counter)}"
-        return User.objects.create_user(username=name, password=password, **extra)  # type: ignore[arg-type]
+        names = {"username": username} if username else {}
+        return UserFactory(password=password, **names, **extra)
 
     return make
 

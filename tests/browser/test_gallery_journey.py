@@ -21,7 +21,7 @@ from gallery.generation.models import Generation
 from gallery.team.models import Team
 from tests.browser.conftest import log_in
 from tests.conftest import png_bytes
-from tests.gallery.gallery_factories import make_item
+from tests.factories import make_item
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PASSWORD = "correct horse battery"

@@ -13,7 +13,7 @@ from gallery.review.models import ReviewDecision
 from gallery.team.models import Membership, Team
 from gallery.team.services import membership_add
 from tests.browser.conftest import log_in
-from tests.gallery.review_sharing_helpers import make_image
+from tests.factories import make_image
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

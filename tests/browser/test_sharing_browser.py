@@ -11,7 +11,7 @@ from gallery.generation.models import GalleryImage
 from gallery.sharing.models import ShareLink
 from gallery.team.models import Team
 from tests.browser.conftest import ARTIFACTS, log_in
-from tests.gallery.review_sharing_helpers import make_image
+from tests.factories import make_image
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

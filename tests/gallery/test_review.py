@@ -18,7 +18,7 @@ from gallery.review import services as review_services
 from gallery.review.models import ReviewDecision
 from gallery.team.models import Membership, Team
 from gallery.team.services import membership_add, team_create
-from tests.gallery.review_sharing_helpers import make_image
+from tests.factories import make_image
 
 pytestmark = pytest.mark.django_db
 State = GalleryImage.ReviewState

@@ -19,7 +19,7 @@ from gallery.logging import RedactSecretsFilter
 from gallery.team.models import Membership, Team
 from gallery.team.services import membership_add
 from tests.conftest import png_bytes
-from tests.gallery.gallery_factories import make_item
+from tests.factories import make_item
 
 pytestmark = pytest.mark.django_db
 

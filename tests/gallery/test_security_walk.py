@@ -31,7 +31,7 @@ from gallery.team.models import Invitation, Membership, Team
 from gallery.team.services import membership_add, team_create
 from seedream.simulator import Simulator
 from tests.conftest import png_bytes
-from tests.gallery.gallery_factories import make_item
+from tests.factories import make_item
 
 pytestmark = pytest.mark.django_db
 

@@ -26,7 +26,7 @@ from gallery.sharing.models import ShareLink
 from gallery.team.models import Membership, Team
 from gallery.team.services import membership_add, team_create
 from gallery.tokens import token_new
-from tests.gallery.review_sharing_helpers import make_image
+from tests.factories import make_image
 
 pytestmark = pytest.mark.django_db
 State = GalleryImage.ReviewState

@@ -23,7 +23,7 @@ from gallery.browse.selectors import Cursor, GalleryFilters, gallery_page
 from gallery.generation.models import GalleryImage, Generation
 from gallery.team.models import Membership, Team
 from gallery.team.services import membership_add, team_create
-from tests.gallery.gallery_factories import make_item
+from tests.factories import make_item
 
 pytestmark = pytest.mark.django_db
 # Tables a gallery page reads for its items; the rest (session, user, memberships) is the

@@ -21,7 +21,7 @@ from gallery.team.services import membership_add
 from seedream.schema import RequestSchema
 from seedream.simulator import Simulator
 from tests.conftest import drive, png_bytes
-from tests.gallery.gallery_factories import make_item
+from tests.factories import make_item
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,7 @@ from gallery.accounts.models import User
 from gallery.generation.models import Reference
 from gallery.generation.references import reference_signed_url
 from gallery.team.models import Team
-from tests.gallery.gallery_factories import make_item
+from tests.factories import make_item
 
 pytestmark = pytest.mark.django_db
 

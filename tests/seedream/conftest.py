@@ -11,82 +11,14 @@ from typing import Any
 
 import httpx
 import pytest
+import respx
 
 from seedream.client import OxenClient
 from seedream.config import ClientConfig, EventStreamPolicy, RetryPolicy, Secret
 from seedream.schema import RequestSchema
+from tests.seedream.contract import CURRENT_SCHEMA, LEGACY_SCHEMA
 
 API_KEY = "sk-test-SECRET-9f8e7d6c5b4a"
-
-# Copied from the contract on purpose, not imported from seedream.simulator: the unit tests
-# check the client against the contract's text, the contract tests against the simulator, so
-# a mistake in one of the two does not hide itself.
-# Contract section 6: the reconstructed current request_schema (2026-08-07 page).
-CURRENT_SCHEMA: dict[str, Any] = {
-    "title": "Input",
-    "type": "object",
-    "required": ["prompt"],
-    "basic": ["input_image"],
-    "properties": {
-        "prompt": {
-            "type": "string",
-            "title": "Prompt",
-            "x-order": 0,
-            "description": "Text prompt for image generation.",
-            "x-media-references": {"groups": [{"field": "input_image", "pattern": "Image {n}"}]},
-        },
-        "input_image": {
-            "type": "array",
-            "title": "Reference Images",
-            "x-order": 1,
-            "maxItems": 14,
-            "items": {"type": "string", "format": "uri"},
-            "description": "Optional reference image URLs. Up to 14 images.",
-        },
-        "size": {
-            "type": "string",
-            "title": "Size",
-            "enum": ["2K", "4K"],
-            "default": "2K",
-            "x-order": 3,
-            "description": "Image resolution.",
-        },
-        "watermark": {
-            "type": "boolean",
-            "title": "Watermark",
-            "default": False,
-            "x-order": 5,
-            "description": "Whether to add an 'AI generated' watermark.",
-        },
-    },
-}
-
-# The older product page (shared/seed): input_image string + input_images array, output_format.
-LEGACY_SCHEMA: dict[str, Any] = {
-    "title": "Input",
-    "type": "object",
-    "required": ["prompt"],
-    "properties": {
-        "prompt": {"type": "string", "title": "Prompt", "x-order": 0},
-        "input_image": {
-            "type": "string",
-            "format": "uri",
-            "title": "Input Image",
-            "x-order": 1,
-            "description": "Optional URL of a single reference image.",
-        },
-        "input_images": {
-            "type": "array",
-            "title": "Input Images",
-            "x-order": 2,
-            "maxItems": 14,
-            "items": {"type": "string", "format": "uri"},
-        },
-        "size": {"type": "string", "enum": ["2K", "4K"], "default": "2K", "x-order": 3},
-        "output_format": {"type": "string", "enum": ["jpeg"], "default": "jpeg", "x-order": 4},
-        "watermark": {"type": "boolean", "default": False, "x-order": 5},
-    },
-}
 
 
 def model_body(schema: dict[str, Any], *, field_name: str = "request_schema") -> dict[str, Any]:
@@ -128,34 +60,44 @@ def queue_row(generation_id: str = "gen-1", **changes: Any) -> dict[str, Any]:
 type Handler = Callable[[httpx.Request], httpx.Response]
 
 
-@dataclass
 class FakeOxen:
-    """A scripted Oxen for ``httpx.MockTransport``: routes by "METHOD /path", queues of
-    responses per route (the last one repeats), and a log of every request."""
+    """A scripted Oxen on a respx router, for ``httpx.MockTransport``: routes by "METHOD /path",
+    answers per route in order (the last one repeats), unscripted routes answer 404, and
+    every request is kept (``respx``'s call log)."""
 
-    routes: dict[str, list[Handler | httpx.Response]] = field(default_factory=dict)
-    requests: list[httpx.Request] = field(default_factory=list)
+    UNSCRIPTED = "unscripted"
+
+    def __init__(self) -> None:
+        self.router = respx.MockRouter(assert_all_called=False)
+        self.router.route(name=self.UNSCRIPTED).respond(
+            404, json={"error": {"type": "resource_not_found"}}
+        )
 
     def on(self, route: str, *answers: Handler | httpx.Response | dict[str, Any]) -> None:
         """Script the answers of ``route`` ("GET /api/ai/queue/gen-1"), in order."""
-        self.routes[route] = [
-            httpx.Response(200, json=a) if isinstance(a, dict) else a for a in answers
-        ]
+        method, path = route.split(" ", 1)
+        queue = [httpx.Response(200, json=a) if isinstance(a, dict) else a for a in answers]
+
+        def answer(request: httpx.Request) -> httpx.Response:
+            next_answer = queue.pop(0) if len(queue) > 1 else queue[0]
+            return next_answer if isinstance(next_answer, httpx.Response) else next_answer(request)
+
+        # respx matches routes in the order they were added: keep the 404 fallback last.
+        fallback = self.router.routes.pop(self.UNSCRIPTED)
+        self.router.routes.pop(route, None)
+        self.router.route(name=route, method=method, path=path).mock(side_effect=answer)
+        self.router.routes.add(fallback, name=self.UNSCRIPTED)
+
+    @property
+    def requests(self) -> list[httpx.Request]:
+        return [call.request for call in self.router.calls]
 
     def calls(self, route: str) -> list[httpx.Request]:
         """The requests received on ``route``."""
         return [r for r in self.requests if f"{r.method} {r.url.path}" == route]
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        route = f"{request.method} {request.url.path}"
-        answers = self.routes.get(route)
-        if not answers:
-            return httpx.Response(404, json={"error": {"type": "resource_not_found"}})
-        answer = answers.pop(0) if len(answers) > 1 else answers[0]
-        if isinstance(answer, httpx.Response):
-            return answer
-        return answer(request)
+        return self.router.handler(request)
 
 
 @dataclass

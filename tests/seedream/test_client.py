@@ -15,13 +15,8 @@ from seedream.errors import (
     SchemaValidationError,
 )
 from seedream.pool import close_shared_clients, shared_http_client
-from tests.seedream.conftest import (
-    API_KEY,
-    LEGACY_SCHEMA,
-    json_of,
-    model_body,
-    queue_row,
-)
+from tests.seedream.conftest import API_KEY, json_of, model_body, queue_row
+from tests.seedream.contract import LEGACY_SCHEMA
 
 REF = "https://hub.oxen.ai/api/repos/me/refs/file/main/a.png"
 

@@ -11,13 +11,8 @@ import pytest
 from seedream.errors import FieldProblem, SchemaValidationError
 from seedream.responses import parse_model
 from seedream.schema import RequestSchema, is_valid_reference
-from tests.seedream.conftest import (
-    CURRENT_SCHEMA,
-    LEGACY_SCHEMA,
-    current_schema,
-    legacy_schema,
-    model_body,
-)
+from tests.seedream.conftest import current_schema, legacy_schema, model_body
+from tests.seedream.contract import CURRENT_SCHEMA, LEGACY_SCHEMA
 
 A = "https://hub.oxen.ai/api/repos/me/refs/file/main/a.png"
 B = "https://hub.oxen.ai/api/repos/me/refs/file/main/b.png"

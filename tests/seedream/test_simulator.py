@@ -24,6 +24,7 @@ import pytest
 from PIL import Image
 
 from seedream.simulator import Simulator, SimulatorConfig
+from tests.seedream.contract import CURRENT_SCHEMA
 
 MODEL = "bytedance-seedream-4-5"
 FAST: dict[str, Any] = {
@@ -40,48 +41,6 @@ NOT_FOUND = {
     },
     "status": "error",
     "status_message": "resource_not_found",
-}
-# Contract section 6, verbatim.
-CURRENT_SCHEMA = {
-    "title": "Input",
-    "type": "object",
-    "required": ["prompt"],
-    "basic": ["input_image"],
-    "properties": {
-        "prompt": {
-            "type": "string",
-            "title": "Prompt",
-            "x-order": 0,
-            "description": "Text prompt for image generation. Use @Image1, @Image2, etc. to "
-            "reference the input images.",
-            "x-media-references": {"groups": [{"field": "input_image", "pattern": "Image {n}"}]},
-        },
-        "input_image": {
-            "type": "array",
-            "title": "Reference Images",
-            "x-order": 1,
-            "maxItems": 14,
-            "items": {"type": "string", "format": "uri"},
-            "description": "Optional reference image URLs for image-to-image editing. Provide "
-            "one image for single-image editing or multiple for multi-reference fusion; "
-            "reference them in the prompt as @Image1, @Image2, etc. Up to 14 images.",
-        },
-        "size": {
-            "type": "string",
-            "title": "Size",
-            "enum": ["2K", "4K"],
-            "default": "2K",
-            "x-order": 3,
-            "description": "Image resolution.",
-        },
-        "watermark": {
-            "type": "boolean",
-            "title": "Watermark",
-            "default": False,
-            "x-order": 5,
-            "description": "Whether to add an 'AI generated' watermark.",
-        },
-    },
 }
 
 
