@@ -40,7 +40,7 @@ SIZES = ["2K", "4K"]
 def grid(request: HtmxRequest) -> HttpResponse:
     membership = getattr(request, "membership", None)
     if not membership:
-        return render(request, "gallery/no_team.html")
+        return render(request, "browse/no_team.html")
     membership = require_membership(request)
     cursor = Cursor.decode(request.GET.get("cursor", ""))
     if request.htmx and cursor is not None:
@@ -50,7 +50,7 @@ def grid(request: HtmxRequest) -> HttpResponse:
         page = gallery_page(membership, filters=filters, cursor=cursor)
         return render(
             request,
-            "gallery/grid.html#page",
+            "browse/grid.html#page",
             {"page": page, "query": _query(request), "membership": membership},
         )
     form = FilterForm(request.GET, members=team_members(membership), sizes=SIZES)
@@ -58,7 +58,7 @@ def grid(request: HtmxRequest) -> HttpResponse:
     page = gallery_page(membership, filters=filters, cursor=cursor)
     return render(
         request,
-        "gallery/grid.html",
+        "browse/grid.html",
         {
             "page": page,
             "form": form,
@@ -82,7 +82,7 @@ def _query(request: HttpRequest) -> str:
 def tile(request: HttpRequest, public_id: str) -> HttpResponse:
     """One tile, polled by htmx while its generation is in flight."""
     generation = gallery_tile(require_membership(request), public_id)
-    return render(request, "gallery/grid.html#tile", {"g": generation})
+    return render(request, "browse/grid.html#tile", {"g": generation})
 
 
 @login_required
@@ -103,7 +103,7 @@ def detail(request: HttpRequest, public_id: str) -> HttpResponse:
     )
     return render(
         request,
-        "gallery/detail.html",
+        "browse/detail.html",
         {
             "g": generation,
             "req": generation_request,
@@ -138,7 +138,7 @@ def compare(request: HttpRequest) -> HttpResponse:
         return redirect("home")
     items = gallery_items(membership, ids)
     rows = _compare_rows(items)
-    return render(request, "gallery/compare.html", {"items": items, "rows": rows})
+    return render(request, "browse/compare.html", {"items": items, "rows": rows})
 
 
 def _compare_rows(items: list[Generation]) -> list[tuple[str, list[str], bool]]:
@@ -175,7 +175,7 @@ def favourite(request: HtmxRequest, public_id: str) -> HttpResponse:
         membership=membership, image=image, on=request.POST.get("on") == "1"
     )
     if request.htmx:
-        return render(request, "gallery/grid.html#favourite", {"image": image, "is_favourite": on})
+        return render(request, "browse/grid.html#favourite", {"image": image, "is_favourite": on})
     target = request.POST.get("next", "")
     if not url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()

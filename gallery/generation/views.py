@@ -138,7 +138,7 @@ def generate(request: HttpRequest) -> HttpResponse:
         "images": images,
         "cost_per_image": schema.cost_per_image if schema else None,
     }
-    return render(request, "gallery/generate.html", context, status=status)
+    return render(request, "generation/generate.html", context, status=status)
 
 
 def _count_error(limit: int, count: int) -> str:
@@ -185,7 +185,7 @@ def reference_upload_view(request: HttpRequest) -> HttpResponse:
         stored, errors = _uploads(membership, files)
     return render(
         request,
-        "gallery/generate.html#uploaded",
+        "generation/generate.html#uploaded",
         {"references": stored, "reference_errors": errors},
         status=200 if stored or not errors else 422,
     )
@@ -216,7 +216,7 @@ def retry(request: HtmxRequest, public_id: str) -> HttpResponse:
 
 def _tile_or_back(request: HtmxRequest, membership: Membership, public_id: Any) -> HttpResponse:
     if request.htmx:
-        return render(request, "gallery/grid.html#tile", {"g": gallery_tile(membership, public_id)})
+        return render(request, "browse/grid.html#tile", {"g": gallery_tile(membership, public_id)})
     if request.POST.get("from") == "detail":
         return redirect("gallery-detail", public_id=public_id)
     return redirect("home")

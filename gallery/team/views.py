@@ -43,7 +43,7 @@ def team_settings(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, "Team settings saved.")
             return redirect("team-settings")
-    return render(request, "sharing/team_settings.html", {"form": form, "team": team})
+    return render(request, "team/team_settings.html", {"form": form, "team": team})
 
 
 @login_required
@@ -81,7 +81,7 @@ def _team_context(membership: Membership, **extra: Any) -> dict[str, Any]:
 @require_GET
 def team(request: HttpRequest) -> HttpResponse:
     membership = require_membership(request)
-    return render(request, "gallery/team.html", _team_context(membership))
+    return render(request, "team/team.html", _team_context(membership))
 
 
 @login_required
@@ -102,11 +102,11 @@ def invitation_create(request: HttpRequest) -> HttpResponse:
             # The link is shown once, on this response; only its hash is stored.
             return render(
                 request,
-                "gallery/team.html",
+                "team/team.html",
                 _team_context(membership, created_link=created.url, created=created.invitation),
             )
     return render(
-        request, "gallery/team.html", _team_context(membership, invitation_form=form), status=422
+        request, "team/team.html", _team_context(membership, invitation_form=form), status=422
     )
 
 
@@ -131,7 +131,7 @@ def member_create(request: HttpRequest) -> HttpResponse:
             )
             return redirect("team")
     return render(
-        request, "gallery/team.html", _team_context(membership, member_form=form), status=422
+        request, "team/team.html", _team_context(membership, member_form=form), status=422
     )
 
 
@@ -181,7 +181,7 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
     a newcomer makes an account here."""
     invitation = invitations.invitation_resolve(token)
     if invitation is None:
-        return render(request, "gallery/invitation_gone.html", status=404)
+        return render(request, "team/invitation_gone.html", status=404)
     form = SignupForm(request.POST or None)
     if request.method == "POST":
         try:
@@ -212,7 +212,7 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
             return redirect("home")
     return render(
         request,
-        "gallery/invitation.html",
+        "team/invitation.html",
         {"invitation": invitation, "form": form},
         status=422 if request.method == "POST" else 200,
     )
