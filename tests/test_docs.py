@@ -44,3 +44,30 @@ def test_quick_start_has_exactly_the_two_commands_ci_uses() -> None:
     commands = [line.split("#")[0].strip() for line in block.group(1).splitlines() if line.strip()]
     assert commands == ["bin/run", "bin/test"]
     assert (ROOT / ".ci" / "run").read_text().rstrip().endswith("exec bin/test")
+
+
+def python_packages() -> list[str]:
+    """Every package of the project's code, as ``gallery/team/``, except migrations."""
+    return sorted(
+        f"{init.parent.relative_to(ROOT).as_posix()}/"
+        for package in ("gallery", "seedream")
+        for init in (ROOT / package).rglob("__init__.py")
+        if "migrations" not in init.parts and "commands" not in init.parts
+    )
+
+
+def test_every_package_has_a_line_in_the_architecture_doc() -> None:
+    doc = (ROOT / "docs" / "architecture.md").read_text()
+    missing = [name for name in python_packages() if f"| `{name}` |" not in doc]
+    assert not missing, f"add a line for each to docs/architecture.md's package table: {missing}"
+
+
+def test_the_architecture_doc_names_no_package_that_is_gone() -> None:
+    doc = (ROOT / "docs" / "architecture.md").read_text()
+    listed = re.findall(r"^\| `((?:gallery|seedream)/[\w/]*)` \|", doc, re.MULTILINE)
+    assert sorted(listed) == python_packages()
+
+
+def test_the_readme_points_to_the_architecture_doc() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert "docs/architecture.md" in readme.split("## Architecture", 1)[1].split("\n## ", 1)[0]
