@@ -15,12 +15,7 @@ from gallery import oxen, tasks
 from gallery.accounts.models import User
 from gallery.errors import ApplicationError
 from gallery.generation.lifecycle import Status, stale_after
-from gallery.generation.models import (
-    Generation,
-    GenerationRequest,
-    Reference,
-    RequestReference,
-)
+from gallery.generation.models import Generation, GenerationRequest, Reference, RequestReference
 from gallery.team.models import Membership, Team
 from seedream import limits
 from seedream.schema import RequestSchema

@@ -25,10 +25,7 @@ from gallery.generation.lifecycle import (
     generation_lock,
     user_message,
 )
-from gallery.generation.models import (
-    GalleryImage,
-    Generation,
-)
+from gallery.generation.models import GalleryImage, Generation
 from gallery.media import imaging, storage
 from gallery.media.models import Thumbnail
 from gallery.media.renditions import THUMBNAIL_WIDTHS

@@ -18,9 +18,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from gallery.generation.models import (
-    Generation,
-)
+from gallery.generation.models import Generation
 
 logger = logging.getLogger(__name__)
 

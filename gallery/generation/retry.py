@@ -11,9 +11,7 @@ from django.utils import timezone
 from gallery import oxen, tasks
 from gallery.errors import ApplicationError
 from gallery.generation.lifecycle import Status, generation_lock, record_error, stale_after
-from gallery.generation.models import (
-    Generation,
-)
+from gallery.generation.models import Generation
 from seedream import errors
 
 # -- cancelling ----------------------------------------------------------------------------------

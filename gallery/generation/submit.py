@@ -31,10 +31,7 @@ from gallery.generation.lifecycle import (
     stale_after,
     user_message,
 )
-from gallery.generation.models import (
-    Generation,
-    GenerationRequest,
-)
+from gallery.generation.models import Generation, GenerationRequest
 from gallery.generation.track import apply_upstream_status, poll_interval
 from gallery.media import imaging
 from seedream import errors

@@ -13,20 +13,9 @@ from django.db.models import F
 from django.utils import timezone
 
 from gallery import oxen
-from gallery.generation.lifecycle import (
-    Next,
-    Status,
-    deadline_message,
-    fail_locked,
-    generation_fail,
-    generation_lock,
-    record_error,
-    stale_after,
-    upstream_failure_message,
-)
-from gallery.generation.models import (
-    Generation,
-)
+from gallery.generation import lifecycle
+from gallery.generation.lifecycle import Next, Status
+from gallery.generation.models import Generation
 from seedream import errors
 from seedream.responses import QueueGeneration
 
@@ -42,7 +31,7 @@ POLL_MAX_WITH_STREAM = timedelta(seconds=30)
 def apply_upstream_status(*, generation_id: int, upstream: QueueGeneration) -> Next:
     """Bring the row in line with what Oxen says; ask for an ingest when it succeeded."""
     with transaction.atomic():
-        generation = generation_lock(generation_id)
+        generation = lifecycle.generation_lock(generation_id)
         if generation is None or generation.status not in Generation.UPSTREAM_ACTIVE:
             return Next.done()
         if upstream.status == "succeeded":
@@ -50,7 +39,9 @@ def apply_upstream_status(*, generation_id: int, upstream: QueueGeneration) -> N
             generation.save(update_fields=["result_url", "updated_at"])
             return Next(ingest=True)
         if upstream.status == "failed":
-            fail_locked(generation, upstream_failure_message(upstream.error_message))
+            lifecycle.fail_locked(
+                generation, lifecycle.upstream_failure_message(upstream.error_message)
+            )
             return Next.done()
         if upstream.status == "cancelled":
             generation.transition_to(Status.CANCELLED)
@@ -71,7 +62,7 @@ def generation_event_apply(
     if generation is None:
         return Next.done()  # not ours (another app using the same key)
     with transaction.atomic():
-        locked = generation_lock(generation.pk)
+        locked = lifecycle.generation_lock(generation.pk)
         if locked is None or locked.status not in Generation.UPSTREAM_ACTIVE:
             return Next.done()
         if status == "succeeded":
@@ -79,7 +70,7 @@ def generation_event_apply(
             locked.save(update_fields=["result_url", "updated_at"])
             return Next(ingest=True)
         if status == "failed":
-            fail_locked(locked, upstream_failure_message(error))
+            lifecycle.fail_locked(locked, lifecycle.upstream_failure_message(error))
     return Next.done()
 
 
@@ -110,15 +101,15 @@ def generations_sweep(*, limit: int = 1000) -> SweepResult:
             "pk", flat=True
         )[:limit]
     )
-    Generation.objects.filter(pk__in=submit).update(next_check_at=now + stale_after())
+    Generation.objects.filter(pk__in=submit).update(next_check_at=now + lifecycle.stale_after())
     orphans = list(
         Generation.objects.filter(
-            status=Status.SUBMITTING, updated_at__lte=now - stale_after()
+            status=Status.SUBMITTING, updated_at__lte=now - lifecycle.stale_after()
         ).values_list("pk", flat=True)[:limit]
     )
     ingest = list(
         Generation.objects.filter(
-            status=Status.DOWNLOADING, updated_at__lte=now - stale_after()
+            status=Status.DOWNLOADING, updated_at__lte=now - lifecycle.stale_after()
         ).values_list("pk", flat=True)[:limit]
     )
     due = list(
@@ -150,10 +141,12 @@ def _poll(due: Sequence[tuple[int, str | None]]) -> list[int]:
             try:
                 row = client.queue_get(upstream_id)
             except errors.NotFoundError:
-                generation_fail(generation_id=pk, message="Oxen no longer knows this generation.")
+                lifecycle.generation_fail(
+                    generation_id=pk, message="Oxen no longer knows this generation."
+                )
                 continue
             except errors.OxenError as exc:
-                record_error(pk, exc)
+                lifecycle.record_error(pk, exc)
                 Generation.objects.filter(pk=pk).update(next_check_at=timezone.now() + POLL_MAX)
                 continue
         _count_check(pk)
@@ -177,4 +170,4 @@ def _fail_overdue(now: datetime) -> None:
                 oxen.get_client().queue_cancel(upstream_id)
             except errors.OxenError as exc:
                 logger.warning("could not cancel overdue generation %s: %s", upstream_id, exc)
-        generation_fail(generation_id=pk, message=deadline_message())
+        lifecycle.generation_fail(generation_id=pk, message=lifecycle.deadline_message())

@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import flatten_fieldsets
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
@@ -103,27 +104,9 @@ class GalleryImageAdmin(TeamScopedAdmin):
             },
         ),
     ]
+    # Everything shown is read-only but the decision and its note (the form's own fields).
     readonly_fields = [
-        "preview",
-        "review_state",
-        "prompt",
-        "model_name",
-        "parameters",
-        "author",
-        "references",
-        "public_id",
-        "team",
-        "format",
-        "width",
-        "height",
-        "bytes",
-        "sha256",
-        "generation_link",
-        "upstream_id",
-        "status",
-        "cost",
-        "request_body",
-        "transitions",
+        name for name in flatten_fieldsets(fieldsets) if name not in ("decision", "decision_note")
     ]
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -16,7 +16,7 @@ from django.utils import timezone
 from gallery.accounts.models import User
 from gallery.accounts.services import account_validate
 from gallery.team.models import Invitation, Membership
-from gallery.team.services import TeamError, _check_role, membership_add
+from gallery.team.services import TeamError, membership_add, require_grantable_role
 from gallery.tokens import row_for_token, token_hash, token_new
 
 DEFAULT_DAYS = 7
@@ -36,7 +36,7 @@ class CreatedInvitation:
 def invitation_create(
     *, membership: Membership, role: str, days: int = DEFAULT_DAYS
 ) -> CreatedInvitation:
-    _check_role(membership, role)
+    require_grantable_role(membership, role)
     if not 1 <= days <= 30:
         raise TeamError("A link can last between 1 and 30 days.", field="days")
     token = token_new()

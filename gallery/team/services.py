@@ -80,7 +80,7 @@ class TeamError(ApplicationError):
     """A change to a team's members or invitations that cannot be made."""
 
 
-def _check_role(membership: Membership, role: str) -> None:
+def require_grantable_role(membership: Membership, role: str) -> None:
     if not membership.can_manage:
         raise TeamError("Only team owners and admins can add members.")
     if role not in GRANTABLE_ROLES:
@@ -90,7 +90,7 @@ def _check_role(membership: Membership, role: str) -> None:
 @transaction.atomic
 def member_create(*, membership: Membership, username: str, password: str, role: str) -> Membership:
     """An admin makes an account for someone and adds it to the team."""
-    _check_role(membership, role)
+    require_grantable_role(membership, role)
     account_validate(username=username, password=password)
     user = User.objects.create_user(username=username.strip(), password=password)
     return membership_add(team=membership.team, user=user, role=role)
@@ -98,7 +98,7 @@ def member_create(*, membership: Membership, username: str, password: str, role:
 
 @transaction.atomic
 def member_role_set(*, membership: Membership, target: Membership, role: str) -> Membership:
-    _check_role(membership, role)
+    require_grantable_role(membership, role)
     if target.team_id != membership.team_id:
         raise TeamError("No such member.")
     if target.role == Membership.Role.OWNER:

@@ -9,11 +9,7 @@ import httpx
 import pytest
 
 from seedream.config import ClientConfig, Secret
-from seedream.errors import (
-    InsufficientCreditsError,
-    InvalidRequestError,
-    SchemaValidationError,
-)
+from seedream.errors import InsufficientCreditsError, InvalidRequestError, SchemaValidationError
 from seedream.pool import close_shared_clients, shared_http_client
 from tests.seedream.conftest import API_KEY, json_of, model_body, queue_row
 from tests.seedream.contract import LEGACY_SCHEMA
