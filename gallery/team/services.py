@@ -12,37 +12,19 @@ from gallery.team.access import ACTIVE_TEAM_SESSION_KEY
 from gallery.team.models import Membership, Team
 from gallery.team.selectors import memberships_for
 
+# Admins hand out these roles; making someone an owner is a deliberate act in the admin.
+GRANTABLE_ROLES = (Membership.Role.ADMIN, Membership.Role.MEMBER, Membership.Role.VIEWER)
 
-@transaction.atomic
-def team_policy_update(
-    *,
-    membership: Membership,
-    pending_visible_to_team: bool,
-    share_requires_approval: bool,
-    share_default_expiry_days: int,
-    share_max_expiry_days: int,
-) -> Team:
-    """Owners and admins set the team's review and sharing policy (0 days = no limit)."""
+
+class TeamError(ApplicationError):
+    """A change to a team's members or invitations that cannot be made."""
+
+
+def require_grantable_role(membership: Membership, role: str) -> None:
     if not membership.can_manage:
-        raise TeamError("Only team owners and admins can change these settings.")
-    if share_max_expiry_days and not share_default_expiry_days:
-        raise TeamError(
-            "With a maximum set, links need a default expiry too.",
-            field="share_default_expiry_days",
-        )
-    if share_max_expiry_days and share_default_expiry_days > share_max_expiry_days:
-        raise TeamError(
-            "The default expiry cannot be longer than the maximum.",
-            field="share_default_expiry_days",
-        )
-    team = Team.objects.select_for_update().get(pk=membership.team_id)
-    team.pending_visible_to_team = pending_visible_to_team
-    team.share_requires_approval = share_requires_approval
-    team.share_default_expiry_days = share_default_expiry_days
-    team.share_max_expiry_days = share_max_expiry_days
-    team.full_clean()
-    team.save()
-    return team
+        raise TeamError("Only team owners and admins can add members.")
+    if role not in GRANTABLE_ROLES:
+        raise TeamError("Choose admin, member or viewer.", field="role")
 
 
 def team_switch(request: HttpRequest, *, team_public_id: str) -> Membership:
@@ -70,21 +52,6 @@ def membership_add(*, team: Team, user: User, role: str = Membership.Role.MEMBER
     membership.full_clean()
     membership.save()
     return membership
-
-
-# Admins hand out these roles; making someone an owner is a deliberate act in the admin.
-GRANTABLE_ROLES = (Membership.Role.ADMIN, Membership.Role.MEMBER, Membership.Role.VIEWER)
-
-
-class TeamError(ApplicationError):
-    """A change to a team's members or invitations that cannot be made."""
-
-
-def require_grantable_role(membership: Membership, role: str) -> None:
-    if not membership.can_manage:
-        raise TeamError("Only team owners and admins can add members.")
-    if role not in GRANTABLE_ROLES:
-        raise TeamError("Choose admin, member or viewer.", field="role")
 
 
 @transaction.atomic
@@ -117,3 +84,35 @@ def member_remove(*, membership: Membership, target: Membership) -> None:
     if target.pk == membership.pk:
         raise TeamError("You cannot remove yourself.")
     target.delete()
+
+
+@transaction.atomic
+def team_policy_update(
+    *,
+    membership: Membership,
+    pending_visible_to_team: bool,
+    share_requires_approval: bool,
+    share_default_expiry_days: int,
+    share_max_expiry_days: int,
+) -> Team:
+    """Owners and admins set the team's review and sharing policy (0 days = no limit)."""
+    if not membership.can_manage:
+        raise TeamError("Only team owners and admins can change these settings.")
+    if share_max_expiry_days and not share_default_expiry_days:
+        raise TeamError(
+            "With a maximum set, links need a default expiry too.",
+            field="share_default_expiry_days",
+        )
+    if share_max_expiry_days and share_default_expiry_days > share_max_expiry_days:
+        raise TeamError(
+            "The default expiry cannot be longer than the maximum.",
+            field="share_default_expiry_days",
+        )
+    team = Team.objects.select_for_update().get(pk=membership.team_id)
+    team.pending_visible_to_team = pending_visible_to_team
+    team.share_requires_approval = share_requires_approval
+    team.share_default_expiry_days = share_default_expiry_days
+    team.share_max_expiry_days = share_max_expiry_days
+    team.full_clean()
+    team.save()
+    return team
