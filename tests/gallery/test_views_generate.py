@@ -233,3 +233,31 @@ def test_rerun_and_use_as_reference(
     assert response["Location"] == f"/generate/?ref={reference.public_id}"
     html = member_client.get(response["Location"]).content.decode()
     assert f'name="reference" value="{reference.public_id}" checked' in html
+
+
+def test_service_errors_are_shown_where_their_field_is_not_by_their_wording(
+    member_client: Client, oxen_sim: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A request-wide problem that mentions images stays with the form's errors; only the
+    references' own problems go beside the references (they were sorted by the word "image")."""
+    from gallery.generation import views
+    from gallery.generation.create import GenerationInputError
+
+    def refuse(**_: Any) -> None:
+        raise GenerationInputError(
+            {
+                "__all__": ["This plan makes at most 2 images a day."],
+                "references": ["Reference 3 could not be read."],
+            }
+        )
+
+    monkeypatch.setattr(views, "generation_request_create", refuse)
+    response = member_client.post("/generate/", {"prompt": "a fox", "batch_size": "1"})
+
+    assert response.status_code == 422
+    html = response.content.decode()
+    form_errors = html.split('class="form-error"', 1)[1].split("</div>", 1)[0]
+    reference_field = html.split('id="ref-errors"', 1)[1].split("</ul>", 1)[0]
+    assert "at most 2 images a day" in form_errors
+    assert "at most 2 images a day" not in reference_field
+    assert "Reference 3 could not be read." in reference_field
