@@ -5,7 +5,9 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
+
+from seedream.simulator.scenarios import Scenarios, SchemaRouteMode
 
 ImageSizeMode = Literal["preset", "small"]
 SchemaEra = Literal["current", "legacy"]
@@ -81,6 +83,22 @@ class SimulatorConfig:
     image_cache_bytes: int = 256 * 1024 * 1024
     max_request_bytes: int = 64 * 1024 * 1024
     log_requests: bool = False
+    # The second listener that redirected results point at (another origin, like a CDN):
+    # its host name in URLs (default: ``host``) and port (0 picks a free one).
+    mirror_host: str | None = None
+    mirror_port: int = 0
+    # Faults injected at start and again after every reset, as dicts with the fields of
+    # ``POST /_sim/faults`` (``{"route": "POST /api/ai/queue", "status": 503, "times": 2}``).
+    faults: tuple[Mapping[str, Any], ...] = ()
+    # Named scenarios (seedream.simulator.scenarios documents each; also /_sim/scenarios).
+    rate_limit_every: int = 0
+    rate_limit_retry_after: int = 2
+    flaky_5xx_rate: float = 0.0
+    schema_route: SchemaRouteMode = "up"
+    redirect_results: bool = False
+    sse_lifetime: float = 0.0
+    restart_every: float = 0.0
+    restart_downtime: float = 2.0
 
     def __post_init__(self) -> None:
         for name in ("queue_latency", "processing_latency", "sync_latency"):
@@ -97,6 +115,8 @@ class SimulatorConfig:
             raise ValueError("keepalive_interval must be > 0")
         if self.processing_latency_4k_factor <= 0:
             raise ValueError("processing_latency_4k_factor must be > 0")
+        Scenarios.from_config(self)  # raises ValueError on a bad scenario value
+        object.__setattr__(self, "faults", tuple(dict(spec) for spec in self.faults))
 
     def users(self) -> dict[str, str]:
         """Every accepted API key mapped to the username it authenticates as."""
