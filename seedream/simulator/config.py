@@ -84,7 +84,8 @@ class SimulatorConfig:
     max_request_bytes: int = 64 * 1024 * 1024
     log_requests: bool = False
     # The second listener that redirected results point at (another origin, like a CDN):
-    # its host name in URLs (default: ``host``) and port (0 picks a free one).
+    # its host name in URLs (default: "localhost" when ``host`` is 127.0.0.1, else ``host``)
+    # and port (0 picks a free one). It listens on ``host``.
     mirror_host: str | None = None
     mirror_port: int = 0
     # Faults injected at start and again after every reset, as dicts with the fields of

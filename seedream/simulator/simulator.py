@@ -81,7 +81,10 @@ class Simulator:
             )
             self._halt.clear()
             self.state.stopping.clear()
-            mirror_host = self.config.mirror_host or self._public_host
+            # Another host name as well as another port, where one is at hand: a CDN is a
+            # different host, and download allow-lists compare host names, not ports.
+            default_mirror = "localhost" if self._public_host == "127.0.0.1" else None
+            mirror_host = self.config.mirror_host or default_mirror or self._public_host
             self.state.attach(
                 self._scheduler,
                 self._fetcher,

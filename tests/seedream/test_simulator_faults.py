@@ -339,6 +339,7 @@ def test_results_redirect_to_a_second_origin_that_records_credentials(
     location = redirect.headers["location"]
     assert location.startswith(sim.mirror_base_url + "/results/")
     assert httpx.URL(location).port != httpx.URL(sim.base_url).port
+    assert httpx.URL(location).host == "localhost"  # another host name too
     served = httpx.get(location)
     generation = sim.state.get(gid)
     assert generation is not None
