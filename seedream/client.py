@@ -335,11 +335,7 @@ class OxenClient:
                 folder=folder,
                 retries=retries,
             )
-            for row in page.generations:
-                if row.generation_id in seen or not _row_matches(row, directory_prefix, since):
-                    continue
-                seen.add(row.generation_id)
-                yield row
+            yield from _unseen_matches(page.generations, seen, directory_prefix, since)
             if not page.generations or number >= page.total_pages:
                 return
             if since is not None and _newest_first_and_older(page.generations, since):
@@ -372,11 +368,7 @@ class OxenClient:
                 folder=folder,
                 retries=retries,
             )
-            for row in listing.generations:
-                if row.generation_id in seen or not _row_matches(row, directory_prefix, since):
-                    continue
-                seen.add(row.generation_id)
-                yield row
+            yield from _unseen_matches(listing.generations, seen, directory_prefix, since)
 
     # -- events --------------------------------------------------------------------------------
 
@@ -693,10 +685,19 @@ def _in_directory(directory: str | None, prefix: str) -> bool:
     return not prefix or directory == prefix or directory.startswith(prefix + "/")
 
 
-def _row_matches(row: QueueGeneration, prefix: str | None, since: datetime | None) -> bool:
-    if prefix is not None and not _in_directory(row.target_directory, prefix):
-        return False
-    return since is None or row.enqueued_at >= since
+def _unseen_matches[Row: QueueGeneration](
+    rows: tuple[Row, ...], seen: set[str], prefix: str | None, since: datetime | None
+) -> Iterator[Row]:
+    """The rows not in ``seen`` (then added to it) under ``prefix`` and not before ``since``."""
+    for row in rows:
+        if row.generation_id in seen:
+            continue
+        if prefix is not None and not _in_directory(row.target_directory, prefix):
+            continue
+        if since is not None and row.enqueued_at < since:
+            continue
+        seen.add(row.generation_id)
+        yield row
 
 
 def _newest_first_and_older(rows: tuple[QueueGeneration, ...], since: datetime) -> bool:

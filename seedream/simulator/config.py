@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from seedream.simulator.scenarios import Scenarios, SchemaRouteMode
+from seedream.simulator.scenarios import Scenarios
 
 ImageSizeMode = Literal["preset", "small"]
 SchemaEra = Literal["current", "legacy"]
@@ -43,8 +43,12 @@ def jittered(value: Latency, seed: int, key: str) -> float:
 
 
 @dataclass(frozen=True)
-class SimulatorConfig:
+class SimulatorConfig(Scenarios):
     """Everything that shapes one simulator instance.
+
+    It starts with the named scenarios' fields (:class:`Scenarios`: ``rate_limit_every``,
+    ``flaky_5xx_rate``, ``schema_route``, ``redirect_results``, ``sse_lifetime``,
+    ``restart_every``, ...), the values in force at start and after a reset.
 
     Latencies are seconds, either a number or a ``(min, max)`` range; inside a range each
     generation gets a deterministic jitter derived from ``seed`` and its creation order.
@@ -91,15 +95,6 @@ class SimulatorConfig:
     # Faults injected at start and again after every reset, as dicts with the fields of
     # ``POST /_sim/faults`` (``{"route": "POST /api/ai/queue", "status": 503, "times": 2}``).
     faults: tuple[Mapping[str, Any], ...] = ()
-    # Named scenarios (seedream.simulator.scenarios documents each; also /_sim/scenarios).
-    rate_limit_every: int = 0
-    rate_limit_retry_after: int = 2
-    flaky_5xx_rate: float = 0.0
-    schema_route: SchemaRouteMode = "up"
-    redirect_results: bool = False
-    sse_lifetime: float = 0.0
-    restart_every: float = 0.0
-    restart_downtime: float = 2.0
 
     def __post_init__(self) -> None:
         for name in ("queue_latency", "processing_latency", "sync_latency"):
@@ -116,7 +111,7 @@ class SimulatorConfig:
             raise ValueError("keepalive_interval must be > 0")
         if self.processing_latency_4k_factor <= 0:
             raise ValueError("processing_latency_4k_factor must be > 0")
-        Scenarios.from_config(self)  # raises ValueError on a bad scenario value
+        super().__post_init__()  # the scenarios' checks
         object.__setattr__(self, "faults", tuple(dict(spec) for spec in self.faults))
 
     def users(self) -> dict[str, str]:
