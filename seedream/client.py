@@ -592,8 +592,9 @@ class OxenClient:
             raise ConnectFailedError(f"{what}: could not connect ({type(exc).__name__})") from None
         except (httpx.TransportError, _DeadlinePassed) as exc:
             # The request may have reached the server: only say so for calls that create work.
+            detail = str(exc) if isinstance(exc, _DeadlinePassed) else type(exc).__name__
             if idempotent:
-                raise TransientError(f"{what}: {exc or type(exc).__name__}") from None
+                raise TransientError(f"{what}: {detail}") from None
             raise AmbiguousSubmitError(
                 f"{what}: {type(exc).__name__} after the request was sent"
             ) from None

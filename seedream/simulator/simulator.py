@@ -65,12 +65,16 @@ class Simulator:
             templates = [fault_from_spec(dict(spec)) for spec in self.config.faults]
             server = self._bind(self.config.port)
             port = int(server.server_address[1])
-            mirror = SimulatorHTTPServer(
-                (self.config.host, self.config.mirror_port),
-                self.state,
-                self.api,
-                MirrorRequestHandler,
-            )
+            try:
+                mirror = SimulatorHTTPServer(
+                    (self.config.host, self.config.mirror_port),
+                    self.state,
+                    self.api,
+                    MirrorRequestHandler,
+                )
+            except OSError:
+                server.server_close()
+                raise
             self._port = port
             self._scheduler = Scheduler()
             self._fetcher = ReferenceFetcher(

@@ -5,9 +5,11 @@ bounded in total, connecting and retries included, even when Oxen never answers.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -24,6 +26,7 @@ from seedream.errors import (
     SchemaValidationError,
     TransientError,
 )
+from seedream.schema import RequestSchema
 from tests.seedream.conftest import SIM_KEY, model_body
 
 MODEL_ROUTE = "GET /api/ai/models/{id}"
@@ -233,3 +236,22 @@ def test_an_invalid_request_answer_is_permanent(fake_oxen, make_client):
         make_client().queue_submit({"prompt": "p"})
 
     assert caught.value.category == "permanent" and not caught.value.is_refusal
+
+
+def test_the_last_good_schema_can_be_stored_as_json_and_used_while_oxen_is_down(
+    make_sim: Callable[..., Any], sim_client_factory: Callable[..., OxenClient]
+):
+    sim = make_sim()
+    client = sim_client_factory(sim)
+    live = client.request_schema(timeout=3.0)
+    stored = json.dumps(live.as_json())
+    sim.stop_http()
+
+    schema = RequestSchema.from_json(json.loads(stored))
+
+    assert schema.cost_per_image == Decimal("0.04")
+    assert schema.form_fields() == live.form_fields()
+    with pytest.raises(SchemaValidationError):
+        schema.prepare({"model": "m", "prompt": "p", "size": "8K"})
+    with pytest.raises(ValueError, match="stored request schema"):
+        RequestSchema.from_json({"cost_per_image": 4})

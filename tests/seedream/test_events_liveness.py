@@ -168,7 +168,7 @@ def test_a_restart_is_a_disconnect_then_a_reconnect(
     seen_at, _, _ = stream.next(Disconnected)
     back_at, again, skipped = stream.next(Connected)
 
-    assert seen_at - restarted_at < 1.0
+    assert seen_at - restarted_at < 2.0
     assert again.connection == 2
     assert not any(isinstance(item, Disconnected) for item in skipped)  # failed tries: silent
     assert back_at - restarted_at >= 0.5
