@@ -13,6 +13,12 @@ Retry rules, in one place (:meth:`OxenClient._call`):
   resubmit later; the caller decides when).
 * Every method takes ``retries=`` (``0`` surfaces the first error), and no single wait exceeds
   ``RetryPolicy.max_sleep``.
+* The reads also take ``timeout=``: a total bound in seconds for the whole call, connecting,
+  reading and retrying included, for callers that must answer quickly (a web request reading
+  the model schema): ``client.request_schema(timeout=3.0)``.
+
+Every error says what to do in ``error.category`` (``refused``, ``transient``, ``ambiguous``,
+``policy``, ``permanent``; see ``seedream.errors``).
 
 The API key is read from its :class:`~seedream.config.Secret` only to build the
 ``Authorization`` header of requests to the Oxen origin; it is scrubbed from any response text
@@ -27,7 +33,8 @@ import random
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
+from datetime import datetime
 from typing import IO, Any, Final
 from urllib.parse import quote
 
@@ -54,6 +61,8 @@ from seedream.responses import (
     GENERATION_STATUSES,
     CancelResult,
     GenerationDetail,
+    GenerationPage,
+    GenerationStatus,
     ImagesResponse,
     JSONObject,
     JSONValue,
@@ -65,6 +74,7 @@ from seedream.responses import (
     parse_cancel,
     parse_commit,
     parse_generation_detail,
+    parse_generation_page,
     parse_images,
     parse_model,
     parse_queue_generation,
@@ -197,9 +207,13 @@ class OxenClient:
             raise _failure_in_ok_body(data, "queue submit")
         return _parse_accepted(parse_queued, data, "/api/ai/queue")
 
-    def queue_get(self, generation_id: str, *, retries: int | None = None) -> QueueGeneration:
+    def queue_get(
+        self, generation_id: str, *, retries: int | None = None, timeout: float | None = None
+    ) -> QueueGeneration:
         """``GET /api/ai/queue/{id}``: a generation's status, result URL or error."""
-        data = self._call("GET", f"/api/ai/queue/{_segment(generation_id)}", retries=retries)
+        data = self._call(
+            "GET", f"/api/ai/queue/{_segment(generation_id)}", retries=retries, within=timeout
+        )
         return parse_queue_generation(data)
 
     def queue_list(
@@ -212,35 +226,159 @@ class OxenClient:
         repo: str | None = None,
         folder: str | None = None,
         retries: int | None = None,
+        timeout: float | None = None,
     ) -> QueueList:
-        """``GET /api/ai/queue``: without ``status``, only queued and processing rows."""
-        if status is not None and status not in GENERATION_STATUSES:
-            raise ValueError(f"unknown status filter {status!r}")
-        filters = {
-            "namespace": namespace,
-            "model": model,
-            "status": status,
-            "media_type": media_type,
-            "repo": repo,
-            "folder": folder,
-        }
-        params = {key: value for key, value in filters.items() if value is not None}
-        return parse_queue_list(self._call("GET", "/api/ai/queue", params=params, retries=retries))
+        """``GET /api/ai/queue``: without ``status``, only queued and processing rows.
+
+        ``folder`` matches ``target_directory`` exactly; there is no pagination."""
+        params = _list_filters(
+            namespace=namespace,
+            model=model,
+            status=status,
+            media_type=media_type,
+            repo=repo,
+            folder=folder,
+        )
+        data = self._call("GET", "/api/ai/queue", params=params, retries=retries, within=timeout)
+        return parse_queue_list(data)
 
     def queue_cancel(self, generation_id: str, *, retries: int | None = None) -> CancelResult:
         """``DELETE /api/ai/queue/{id}``: cancel (a no-op on a finished generation)."""
         data = self._call("DELETE", f"/api/ai/queue/{_segment(generation_id)}", retries=retries)
         return parse_cancel(data, generation_id)
 
-    def generation_get(self, generation_id: str, *, retries: int | None = None) -> GenerationDetail:
+    def generation_get(
+        self, generation_id: str, *, retries: int | None = None, timeout: float | None = None
+    ) -> GenerationDetail:
         """``GET /api/ai/generations/{id}``: the row with the charged ``cost``."""
-        data = self._call("GET", f"/api/ai/generations/{_segment(generation_id)}", retries=retries)
-        return parse_generation_detail(data)
+        path = f"/api/ai/generations/{_segment(generation_id)}"
+        return parse_generation_detail(self._call("GET", path, retries=retries, within=timeout))
+
+    # -- listings for reconciliation -------------------------------------------------------------
+
+    def generations_list(
+        self,
+        *,
+        page: int = 1,
+        page_size: int = 100,
+        namespace: str | None = None,
+        model: str | None = None,
+        status: GenerationStatus | None = None,
+        media_type: str | None = None,
+        repo: str | None = None,
+        folder: str | None = None,
+        retries: int | None = None,
+        timeout: float | None = None,
+    ) -> GenerationPage:
+        """``GET /api/ai/generations``: one page of the history (every status, with costs).
+
+        ``page`` counts from 1, ``page_size`` is 1-1000; the filters are those of
+        :meth:`queue_list` (``folder`` matches ``target_directory`` exactly)."""
+        if page < 1 or not 1 <= page_size <= 1000:
+            raise ValueError("page must be >= 1 and page_size between 1 and 1000")
+        params: dict[str, str | int] = {
+            **_list_filters(
+                namespace=namespace,
+                model=model,
+                status=status,
+                media_type=media_type,
+                repo=repo,
+                folder=folder,
+            ),
+            "page": page,
+            "page_size": page_size,
+        }
+        data = self._call(
+            "GET", "/api/ai/generations", params=params, retries=retries, within=timeout
+        )
+        return parse_generation_page(data)
+
+    def generations_iter(
+        self,
+        *,
+        directory_prefix: str | None = None,
+        since: datetime | None = None,
+        page_size: int = 200,
+        max_pages: int = 1000,
+        namespace: str | None = None,
+        model: str | None = None,
+        status: GenerationStatus | None = None,
+        repo: str | None = None,
+        folder: str | None = None,
+        retries: int | None = None,
+    ) -> Iterator[GenerationDetail]:
+        """Every upstream generation matching the filters, following ``/api/ai/generations``
+        pages: each a :class:`GenerationDetail` with ``status``, ``result_url`` (fresh),
+        ``error_message``, ``cost`` and ``target_directory``. For reconciliation.
+
+        * ``directory_prefix`` keeps rows whose ``target_directory`` is that directory or
+          below it (``"gallery/t1"`` matches ``gallery/t1`` and ``gallery/t1/g7``, not
+          ``gallery/t10``); the contract has no prefix filter, so this is done here.
+        * ``since`` keeps rows enqueued at or after it (timezone-aware). Pages are read until
+          the last; when a page is newest first and ends before ``since``, reading stops
+          there (older pages cannot match).
+        * A row seen twice (new rows shift pages while reading) is yielded once.
+
+        Transient errors and 429s are retried per call like every GET (``retries``); a page
+        that still fails raises, so a caller never mistakes a partial listing for a full one.
+        """
+        seen: set[str] = set()
+        for number in range(1, max_pages + 1):
+            page = self.generations_list(
+                page=number,
+                page_size=page_size,
+                namespace=namespace,
+                model=model,
+                status=status,
+                media_type="image",
+                repo=repo,
+                folder=folder,
+                retries=retries,
+            )
+            yield from _unseen_matches(page.generations, seen, directory_prefix, since)
+            if not page.generations or number >= page.total_pages:
+                return
+            if since is not None and _newest_first_and_older(page.generations, since):
+                return
+
+    def queue_iter(
+        self,
+        *,
+        statuses: Collection[GenerationStatus] | None = None,
+        directory_prefix: str | None = None,
+        since: datetime | None = None,
+        namespace: str | None = None,
+        model: str | None = None,
+        repo: str | None = None,
+        folder: str | None = None,
+        retries: int | None = None,
+    ) -> Iterator[QueueGeneration]:
+        """Upstream queue rows for reconciliation, from ``GET /api/ai/queue`` (one call when
+        ``statuses`` is None: the active ones, queued and processing; else one call per
+        status). ``directory_prefix`` and ``since`` filter as in :meth:`generations_iter`."""
+        wanted: list[GenerationStatus | None] = [None] if statuses is None else list(statuses)
+        seen: set[str] = set()
+        for status in wanted:
+            listing = self.queue_list(
+                namespace=namespace,
+                model=model,
+                status=status,
+                media_type="image",
+                repo=repo,
+                folder=folder,
+                retries=retries,
+            )
+            yield from _unseen_matches(listing.generations, seen, directory_prefix, since)
 
     # -- events --------------------------------------------------------------------------------
 
-    def events(self, *, stop: threading.Event | None = None) -> EventStream:
-        """The ``/api/events`` consumer; iterate it (see :class:`~seedream.events.EventStream`)."""
+    def events(self, *, stop: threading.Event | None = None, liveness: bool = False) -> EventStream:
+        """The ``/api/events`` consumer; iterate it (see :class:`~seedream.events.EventStream`).
+
+        With ``liveness=True`` it also yields :class:`~seedream.events.KeepAlive` for every
+        keep-alive and every event it does not act on, and
+        :class:`~seedream.events.Disconnected` the moment a connection ends, so a listener can
+        say "connected" exactly while the stream is up."""
         return EventStream(
             self.http,
             self._url("/api/events"),
@@ -249,26 +387,44 @@ class OxenClient:
             timeouts=self.config.timeouts,
             stop=stop,
             rng=self._rng,
+            liveness=liveness,
         )
 
     # -- models and schemas --------------------------------------------------------------------
 
-    def model_get(self, model_id: str | None = None, *, retries: int | None = None) -> Model:
+    def model_get(
+        self,
+        model_id: str | None = None,
+        *,
+        retries: int | None = None,
+        timeout: float | None = None,
+    ) -> Model:
         """``GET /api/ai/models/{id}`` (default: the configured model)."""
         model_id = model_id or self.config.model
-        return parse_model(
-            self._call("GET", f"/api/ai/models/{_segment(model_id)}", retries=retries)
-        )
+        path = f"/api/ai/models/{_segment(model_id)}"
+        return parse_model(self._call("GET", path, retries=retries, within=timeout))
 
     def request_schema(
-        self, model_id: str | None = None, *, refresh: bool = False
+        self,
+        model_id: str | None = None,
+        *,
+        refresh: bool = False,
+        timeout: float | None = None,
     ) -> RequestSchema:
-        """The model's request schema (with its price), cached for ``config.schema_ttl`` s."""
+        """The model's request schema (with its price), cached for ``config.schema_ttl`` s.
+
+        ``timeout`` bounds the whole read in seconds, connecting and retries included (e.g.
+        ``timeout=3.0`` in a web request); past it the error is raised: a
+        :class:`ConnectFailedError` (category ``refused``) when Oxen could not be reached, a
+        :class:`TransientError` when it accepted the connection but did not answer in time.
+        Failures are not cached here: a caller that must not wait again should keep its own
+        last good schema (``RequestSchema(schema.raw, cost_per_image=...)`` rebuilds one).
+        """
         key = (self.config.base_url, model_id or self.config.model)
         cached = None if refresh else _schema_cache.get(key)
         if cached is not None:
             return cached
-        schema = RequestSchema.from_model(self.model_get(key[1]))
+        schema = RequestSchema.from_model(self.model_get(key[1], timeout=timeout))
         _schema_cache.put(key, schema, self.config.schema_ttl)
         return schema
 
@@ -392,47 +548,97 @@ class OxenClient:
         *,
         idempotent: bool = True,
         retries: int | None = None,
+        within: float | None = None,
         **kwargs: Any,
     ) -> JSONValue:
-        """Send one API request with the retry rules of the module docstring; return its JSON."""
+        """Send one API request with the retry rules of the module docstring; return its JSON.
+
+        ``within`` (seconds) bounds the whole call, retries included (the public methods'
+        ``timeout``); a ``timeout`` in ``kwargs`` is httpx's per-phase one."""
 
         def should_retry(error: OxenError) -> bool:
             # Nothing reached the server when the connection never opened: always safe.
             return isinstance(error, ConnectFailedError) or (idempotent and error.retryable)
 
+        deadline = None if within is None else time.monotonic() + within
         return self._retrier.call(
-            lambda: self._attempt(method, path, idempotent=idempotent, **kwargs),
+            lambda: self._attempt(method, path, idempotent=idempotent, deadline=deadline, **kwargs),
             should_retry=should_retry,
             attempts=None if retries is None else retries + 1,
             what=f"{method} {path}",
+            deadline=deadline,
         )
 
-    def _attempt(self, method: str, path: str, *, idempotent: bool, **kwargs: Any) -> JSONValue:
+    def _attempt(
+        self,
+        method: str,
+        path: str,
+        *,
+        idempotent: bool,
+        deadline: float | None = None,
+        **kwargs: Any,
+    ) -> JSONValue:
         what = f"{method} {path}"
         started = time.monotonic()
         try:
-            response = self.http.request(method, self._url(path), headers=self._headers(), **kwargs)
+            if deadline is None:
+                response = self.http.request(
+                    method, self._url(path), headers=self._headers(), **kwargs
+                )
+                status, headers, content = response.status_code, response.headers, response.content
+            else:
+                status, headers, content = self._request_by(deadline, method, path, **kwargs)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             raise ConnectFailedError(f"{what}: could not connect ({type(exc).__name__})") from None
-        except httpx.TransportError as exc:
+        except (httpx.TransportError, _DeadlinePassed) as exc:
             # The request may have reached the server: only say so for calls that create work.
+            detail = str(exc) if isinstance(exc, _DeadlinePassed) else type(exc).__name__
             if idempotent:
-                raise TransientError(f"{what}: {type(exc).__name__}") from None
+                raise TransientError(f"{what}: {detail}") from None
             raise AmbiguousSubmitError(
                 f"{what}: {type(exc).__name__} after the request was sent"
             ) from None
-        logger.debug(
-            "%s -> %d in %.0f ms", what, response.status_code, (time.monotonic() - started) * 1000
-        )
-        return self._decode(response, what=what, idempotent=idempotent)
+        logger.debug("%s -> %d in %.0f ms", what, status, (time.monotonic() - started) * 1000)
+        return self._decode(status, headers, content, what=what, idempotent=idempotent)
 
-    def _decode(self, response: httpx.Response, *, what: str, idempotent: bool) -> JSONValue:
-        content = self._scrub(response.content)
-        status = response.status_code
+    def _request_by(
+        self, deadline: float, method: str, path: str, **kwargs: Any
+    ) -> tuple[int, httpx.Headers, bytes]:
+        """Send a request that must be answered, body and all, before ``deadline``.
+
+        httpx's timeouts apply per phase and per read; here each is capped at the time left,
+        and the body is read in chunks with the deadline checked between them, so neither a
+        black hole nor a slow drip outlasts the deadline."""
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise httpx.ConnectTimeout("no time left to connect")
+        configured = self.config.timeouts
+        kwargs["timeout"] = httpx.Timeout(
+            connect=min(configured.connect, left),
+            read=min(configured.read, left),
+            write=min(configured.write, left),
+            pool=min(configured.pool, left),
+        )
+        with self.http.stream(method, self._url(path), headers=self._headers(), **kwargs) as resp:
+            chunks = []
+            for chunk in resp.iter_bytes():
+                chunks.append(chunk)
+                if time.monotonic() > deadline:
+                    raise _DeadlinePassed("the answer did not arrive in time")
+            return resp.status_code, resp.headers, b"".join(chunks)
+
+    def _decode(
+        self,
+        status: int,
+        headers: httpx.Headers,
+        raw: bytes,
+        *,
+        what: str,
+        idempotent: bool,
+    ) -> JSONValue:
+        content = self._scrub(raw)
         if status >= 300:
-            error = error_from_response(
-                status, response.headers, content, context=what, now=self._clock()
-            )
+            error = error_from_response(status, headers, content, context=what, now=self._clock())
             if isinstance(error, InvalidRequestError):
                 _schema_cache.forget()  # the schema may have changed under us: re-read it
             if not idempotent and isinstance(error, TransientError):
@@ -445,7 +651,7 @@ class OxenClient:
         try:
             data: JSONValue = json.loads(content)
         except ValueError:
-            kind = response.headers.get("content-type", "no content type")
+            kind = headers.get("content-type", "no content type")
             if not idempotent:
                 raise AmbiguousSubmitError(
                     f"{what}: HTTP {status} with an unreadable body ({kind})", status_code=status
@@ -458,6 +664,47 @@ class OxenClient:
     def _scrub(self, content: bytes) -> bytes:
         key = self.config.api_key.reveal().encode()
         return content.replace(key, _SCRUBBED) if key and key in content else content
+
+
+class _DeadlinePassed(Exception):
+    """A call's total ``timeout`` ran out while its answer was still arriving."""
+
+
+def _list_filters(**filters: str | None) -> dict[str, str]:
+    """The query of the listing routes (contract 4.3), without the unset filters."""
+    status = filters.get("status")
+    if status is not None and status not in GENERATION_STATUSES:
+        raise ValueError(f"unknown status filter {status!r}")
+    return {key: value for key, value in filters.items() if value is not None}
+
+
+def _in_directory(directory: str | None, prefix: str) -> bool:
+    """Whether ``directory`` is ``prefix`` or below it, compared by whole path segments."""
+    if directory is None:
+        return False
+    directory, prefix = directory.strip("/"), prefix.strip("/")
+    return not prefix or directory == prefix or directory.startswith(prefix + "/")
+
+
+def _unseen_matches[Row: QueueGeneration](
+    rows: tuple[Row, ...], seen: set[str], prefix: str | None, since: datetime | None
+) -> Iterator[Row]:
+    """The rows not in ``seen`` (then added to it) under ``prefix`` and not before ``since``."""
+    for row in rows:
+        if row.generation_id in seen:
+            continue
+        if prefix is not None and not _in_directory(row.target_directory, prefix):
+            continue
+        if since is not None and row.enqueued_at < since:
+            continue
+        seen.add(row.generation_id)
+        yield row
+
+
+def _newest_first_and_older(rows: tuple[QueueGeneration, ...], since: datetime) -> bool:
+    """True when ``rows`` are ordered newest first and the last one predates ``since``."""
+    times = [row.enqueued_at for row in rows]
+    return times == sorted(times, reverse=True) and times[-1] < since
 
 
 def _parse_accepted[T](parse: Callable[[JSONValue], T], data: JSONValue, path: str) -> T:

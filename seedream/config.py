@@ -129,8 +129,12 @@ class ClientConfig:
     events: EventStreamPolicy = field(default_factory=EventStreamPolicy)
     max_connections: int = 20
     max_keepalive_connections: int = 10
-    # Result downloads: hosts allowed besides the Oxen host (empty = the Oxen host only).
+    # Result downloads: hosts a result URL may name besides the Oxen host (empty = the Oxen
+    # host only). Redirect hops from there may go to any host whose every address is public
+    # (https, checked again at connect time) unless follow_public_redirects is off; then they
+    # too must be on this list. The key is only ever sent to the Oxen origin.
     download_hosts: tuple[str, ...] = ()
+    follow_public_redirects: bool = True
     # Only for the local simulator: allow http:// and loopback addresses for downloads.
     allow_loopback_http: bool = False
     download_max_bytes: int = 64 * MiB

@@ -4,9 +4,14 @@ Result URLs are presigned, expire, and come from the server, so they are treated
 
 * only URLs allowed by :class:`~seedream.urlpolicy.UrlPolicy` are fetched, and every address
   of the host is checked before connecting (and pinned, see ``seedream.urlpolicy``);
-* redirects are followed by hand, at most ``download_max_redirects``, each hop re-checked;
+* redirects are followed by hand, at most ``download_max_redirects``, each hop re-checked
+  (scheme, credentials, every resolved address); a hop may leave the allow-list for another
+  public host (a CDN) unless ``follow_public_redirects`` is off;
 * the ``Authorization`` header goes only to the Oxen origin, and never again once a redirect
   has left it;
+* a refusal by those rules is a :class:`~seedream.errors.DownloadPolicyError` (retry after a
+  settings change), a connection that never opened a
+  :class:`~seedream.errors.ConnectFailedError` (a refusal: nothing was sent);
 * the body is streamed to a file, never held whole in memory, under a byte cap and a total
   deadline (httpx's read timeout is per chunk, so a slow drip would otherwise never end);
 * the format is taken from the magic bytes (JPEG, PNG, WebP), never from the URL or
@@ -29,6 +34,7 @@ from seedream.config import ClientConfig, url_origin
 from seedream.errors import (
     AuthenticationError,
     BadContentError,
+    ConnectFailedError,
     DownloadTimeoutError,
     DownloadTooLargeError,
     ResultExpiredError,
@@ -97,10 +103,13 @@ class Downloader:
     def fetch(self, url: str, dest: IO[bytes] | None = None) -> DownloadResult:
         """Download ``url`` into ``dest`` (or a new temporary file) and describe the result.
 
-        Raises :class:`UnsafeURLError`, :class:`DownloadTooLargeError`,
+        Raises :class:`DownloadPolicyError` (the settings refuse a hop: retry after they
+        change), :class:`UnsafeURLError`, :class:`DownloadTooLargeError`,
         :class:`DownloadTimeoutError`, :class:`BadContentError`, :class:`ResultExpiredError`
-        (403/404/410: get a fresh URL), or a transient/auth error. On error a caller-supplied
-        ``dest`` may hold partial data; a file the downloader created is closed.
+        (403/404/410: get a fresh URL), :class:`RateLimitedError` (429, with
+        ``retry_after``), :class:`ConnectFailedError`, or a transient/auth error; check
+        ``error.category``. On error a caller-supplied ``dest`` may hold partial data; a file
+        the downloader created is closed.
         """
         own_file = dest is None
         sink: IO[bytes] = dest if dest is not None else _temp_file()
@@ -118,8 +127,8 @@ class Downloader:
         deadline = self._clock() + self.config.download_deadline
         current = url
         left_oxen = False
-        for _hop in range(self.config.download_max_redirects + 1):
-            target = self._check(current)
+        for hop in range(self.config.download_max_redirects + 1):
+            target = self._check(current, redirected=hop > 0)
             send_key = not left_oxen and url_origin(target) == self.config.oxen_origin
             left_oxen = left_oxen or not send_key
             response = self._send(target, send_key=send_key, deadline=deadline)
@@ -132,15 +141,16 @@ class Downloader:
             finally:
                 response.close()
         raise UnsafeURLError(
-            f"more than {self.config.download_max_redirects} redirects",
+            f"more than {self.config.download_max_redirects} redirects",  # a loop, or a trap
             user_message="The image link from Oxen redirected too many times.",
         )
 
-    def _check(self, url: str) -> httpx.URL:
+    def _check(self, url: str, *, redirected: bool) -> httpx.URL:
         # The pinned download client checks addresses again at connect time (that is the check
         # that counts against DNS rebinding); this early pass gives a clear error before any
         # request, and is the only address check when a test injects its own client.
-        target = self.policy.check_url(url)
+        any_host = redirected and self.config.follow_public_redirects
+        target = self.policy.check_url(url, any_host=any_host)
         port = target.port or (443 if target.scheme == "https" else 80)
         self.policy.resolve(
             target.host, port, self._resolver, require_loopback=target.scheme == "http"
@@ -170,8 +180,12 @@ class Downloader:
         )
         try:
             return self.http.send(request, stream=True, follow_redirects=False)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            raise ConnectFailedError(
+                f"could not connect to {target.host} ({type(exc).__name__})"
+            ) from None
         except httpx.TimeoutException:
-            raise DownloadTimeoutError(f"timed out connecting to {target.host}") from None
+            raise DownloadTimeoutError(f"no answer from {target.host} in time") from None
         except httpx.TransportError as exc:
             raise TransientError(
                 f"download from {target.host} failed: {type(exc).__name__}"

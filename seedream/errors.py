@@ -14,6 +14,27 @@ Oxen answers errors in two envelopes (contract section 7)::
 
 :func:`parse_error_body` reads both, and :func:`error_for_status` maps a status and body to
 the right class (:func:`error_from_response` does both, plus ``Retry-After``).
+
+What to do about an error is one property, :attr:`OxenError.category`, decided by its class:
+
+============  ==============================================================================
+category      meaning and what a caller does
+============  ==============================================================================
+``refused``   Oxen did no work: the connection never opened (:class:`ConnectFailedError`,
+              ``nothing_sent``) or it answered 429 (:class:`RateLimitedError`). Send the same
+              request again after ``retry_after`` (or a backoff): a *wait*, not an attempt.
+``transient`` Something failed on the way (5xx, a read timeout or dropped connection on a
+              safe call, an unreadable body, an expired result URL, a stalled download).
+              Retry with backoff; it counts as an attempt.
+``ambiguous`` A request that creates work may or may not have been accepted
+              (:class:`AmbiguousSubmitError`). Never resend blindly: search for the job first.
+``policy``    This client's own download rules refused a URL before fetching it
+              (:class:`DownloadPolicyError`). Retrying the same URL with the same settings
+              fails the same way; after the settings change (e.g. ``download_hosts``) it may
+              succeed. The upstream result is unaffected: keep it.
+``permanent`` Repeating the request cannot help (bad key, invalid request, not found, out of
+              credits, a result that is not an image).
+============  ==============================================================================
 """
 
 from __future__ import annotations
@@ -25,7 +46,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC
 from email.utils import parsedate_to_datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 # A detail quoted in a user message is cut here so a huge body cannot flood a page.
 _DETAIL_LIMIT = 300
@@ -35,10 +56,18 @@ _CREDITS_PATTERN = re.compile(
 )
 
 
+type ErrorCategory = Literal["refused", "transient", "ambiguous", "policy", "permanent"]
+
+
 class OxenError(Exception):
-    """Base class of every error raised by ``seedream``."""
+    """Base class of every error raised by ``seedream``.
+
+    ``category`` (see the module docstring) says what a caller should do; ``retryable`` is
+    True for the ``refused`` and ``transient`` categories.
+    """
 
     retryable: ClassVar[bool] = False
+    category: ClassVar[ErrorCategory] = "permanent"
     default_user_message: ClassVar[str] = "Something went wrong while talking to Oxen."
 
     def __init__(
@@ -63,6 +92,19 @@ class OxenError(Exception):
     def user_message(self) -> str:
         """A sentence a gallery user can read; never contains secrets or request data."""
         return self._user_message or self.default_user_message
+
+    @property
+    def is_refusal(self) -> bool:
+        """True when Oxen did no work for the request (category ``refused``: a 429 or a
+        connection that never opened). Wait ``retry_after`` if given and send it again; this
+        is never an "attempt", and repeating a ``POST`` cannot bill twice."""
+        return self.category == "refused"
+
+    @property
+    def nothing_sent(self) -> bool:
+        """True when no byte of the request left this process (a connection or DNS failure,
+        a download-policy refusal, a request that failed validation)."""
+        return False
 
     def __str__(self) -> str:
         return self.message
@@ -134,9 +176,12 @@ class InsufficientCreditsError(OxenError):
 
 
 class RateLimitedError(OxenError):
-    """429: too many requests. ``retry_after`` (seconds) comes from the ``Retry-After`` header."""
+    """429: too many requests. ``retry_after`` (seconds) comes from the ``Retry-After`` header.
+
+    A refusal: Oxen did nothing with the request, so sending it again is always safe."""
 
     retryable = True
+    category: ClassVar[ErrorCategory] = "refused"
     default_user_message = "Oxen is busy right now. The gallery will try again shortly."
 
 
@@ -144,11 +189,20 @@ class TransientError(OxenError):
     """5xx, timeouts, connection errors, malformed or HTML bodies: worth trying again later."""
 
     retryable = True
+    category: ClassVar[ErrorCategory] = "transient"
     default_user_message = "Oxen could not be reached just now. The gallery will try again."
 
 
 class ConnectFailedError(TransientError):
-    """The connection could not be opened, so nothing reached the server: always safe to retry."""
+    """The connection could not be opened (refused, connect timeout, DNS failure, no free
+    pooled connection), so nothing reached the server: always safe to retry, a refusal."""
+
+    category: ClassVar[ErrorCategory] = "refused"
+
+    @property
+    def nothing_sent(self) -> bool:
+        """Always True: the request never left this process."""
+        return True
 
 
 class MalformedResponseError(TransientError):
@@ -162,6 +216,7 @@ class AmbiguousSubmitError(OxenError):
     a second POST could run and bill the generation twice.
     """
 
+    category: ClassVar[ErrorCategory] = "ambiguous"
     default_user_message = (
         "We could not confirm that Oxen received the request. The gallery is checking before "
         "it tries again, so you are not charged twice."
@@ -204,6 +259,11 @@ class SchemaValidationError(OxenError):
             return self._user_message
         return "Please check these settings: " + "; ".join(p.message for p in self.problems)
 
+    @property
+    def nothing_sent(self) -> bool:
+        """Always True: an invalid request is never sent."""
+        return True
+
     def by_field(self) -> dict[str, list[str]]:
         """Messages grouped by field name, in order, for a form to show beside each field."""
         grouped: dict[str, list[str]] = {}
@@ -222,9 +282,33 @@ class DownloadError(OxenError):
 
 
 class UnsafeURLError(DownloadError):
-    """The URL is not https, not on an allowed host, or resolves to a private address."""
+    """The URL cannot be fetched safely: not a URL, credentials in it, too many redirects, or
+    (the :class:`DownloadPolicyError` subclass) refused by the download policy."""
 
     default_user_message = "The image address Oxen returned is not one the gallery trusts."
+
+    @property
+    def nothing_sent(self) -> bool:
+        """True: the URL was refused before a request was sent to it (earlier hops of a
+        redirect chain may have been fetched)."""
+        return True
+
+
+class DownloadPolicyError(UnsafeURLError):
+    """This client's download rules refused a URL before fetching it: a scheme other than
+    https (http only to loopback with ``allow_loopback_http``), a host off the allow-list
+    (``download_hosts``; redirect hops too when ``follow_public_redirects`` is off), or an
+    address that is not public (private, loopback, link-local, ...).
+
+    Category ``policy``: retrying with the same settings fails the same way, but the result
+    is still upstream; retry after the settings change (or fetch a fresh URL later).
+    """
+
+    category: ClassVar[ErrorCategory] = "policy"
+    default_user_message = (
+        "The gallery's download settings do not allow the address Oxen gave for this image. "
+        "An admin can allow it, then retry the download."
+    )
 
 
 class DownloadTooLargeError(DownloadError):
@@ -237,6 +321,7 @@ class DownloadTimeoutError(DownloadError):
     """The download did not finish within ``download_deadline`` seconds."""
 
     retryable = True
+    category: ClassVar[ErrorCategory] = "transient"
     default_user_message = "Downloading the finished image took too long. It will be retried."
 
 
@@ -250,6 +335,7 @@ class ResultExpiredError(DownloadError):
     """403/404/410 on a signed result URL: fetch a fresh URL (``queue_get``) and retry."""
 
     retryable = True
+    category: ClassVar[ErrorCategory] = "transient"
     default_user_message = "The image link from Oxen had expired. The gallery will fetch a new one."
 
 

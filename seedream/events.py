@@ -14,6 +14,18 @@ event types, and **no replay**: whatever fired while nobody was connected is los
   hammered;
 * 401/403/404 are raised (a wrong key does not heal by retrying); other failures reconnect.
 
+Liveness (``liveness=True``, i.e. ``client.events(liveness=True)``): the stream itself says
+whether it is up, so a listener's "connected" heartbeat can be written from it and stop the
+moment it ends, letting polling take over within seconds:
+
+* :class:`KeepAlive` for every ``: keep-alive`` comment and every event this consumer does not
+  act on (other types, a malformed completion), i.e. proof the connection delivers;
+* :class:`Disconnected` as soon as a connection that yielded :class:`Connected` ends (the
+  server closed it, it broke, or it fell silent for ``read_timeout``), before the reconnect
+  backoff; a failed connection attempt yields nothing (there was no :class:`Connected`).
+
+Without it only :class:`Connected` and :class:`CompletionEvent` are yielded, as before.
+
 Stopping: set the ``stop`` event (from any thread, e.g. a signal handler) or call
 :meth:`EventStream.close`. A watcher thread shuts the live socket down within ``stop_poll``
 seconds of ``stop`` being set, so a blocked read ends promptly; backoff waits end at once.
@@ -22,16 +34,22 @@ seconds of ``stop`` being set, so a blocked read ends promptly; backoff waits en
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import logging
 import random
 import socket
 import threading
+import time
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 
 import httpx
-from httpx_sse import EventSource, SSEError
+from httpx_sse import SSEError
+
+# The public EventSource drops comment lines, and ": keep-alive" comments are the liveness
+# signal; these are the decoders it uses itself (httpx-sse is pinned below 0.5).
+from httpx_sse._decoders import SSEDecoder, SSELineDecoder
 
 from seedream.config import EventStreamPolicy, Timeouts
 from seedream.errors import (
@@ -58,13 +76,33 @@ class Connected:
     reconnect: bool  # True from the second connection on
 
 
-type StreamItem = CompletionEvent | Connected
+@dataclass(frozen=True)
+class KeepAlive:
+    """The connection delivers: a keep-alive comment, or an event this consumer skips.
+
+    Only yielded with ``liveness=True``; a listener refreshes its heartbeat on it."""
+
+    connection: int
+
+
+@dataclass(frozen=True)
+class Disconnected:
+    """The connection that yielded ``Connected(connection=...)`` has ended; a reconnect
+    follows after a backoff. Only yielded with ``liveness=True``: stop saying "connected"."""
+
+    connection: int
+    reason: str  # "closed by the server", "silent for 45s", "dropped (ReadError)"
+
+
+type StreamItem = CompletionEvent | Connected | KeepAlive | Disconnected
 
 
 class EventStream:
-    """Iterate to receive :class:`Connected` markers and :class:`CompletionEvent` objects.
+    """Iterate to receive :class:`Connected` markers and :class:`CompletionEvent` objects
+    (plus :class:`KeepAlive` and :class:`Disconnected` with ``liveness=True``).
 
     The iterator ends only when stopped; fatal errors (bad key, missing route) are raised.
+    ``connected`` and ``last_activity`` describe the current connection at any moment.
     """
 
     def __init__(
@@ -78,6 +116,7 @@ class EventStream:
         stop: threading.Event | None = None,
         rng: random.Random | None = None,
         stop_poll: float = 0.5,
+        liveness: bool = False,
     ) -> None:
         self._http = http
         self._url = url
@@ -89,8 +128,11 @@ class EventStream:
         self._stop_poll = stop_poll
         self._response: httpx.Response | None = None
         self._response_lock = threading.Lock()
+        self._liveness = liveness
         self.connections = 0
         self.failures = 0  # consecutive failed connections, drives the backoff
+        self.connected = False  # a connection is open and has passed its checks
+        self.last_activity: float | None = None  # time.monotonic() of the last line received
 
     def close(self) -> None:
         """Stop the stream from any thread; a blocked read ends at once."""
@@ -116,6 +158,8 @@ class EventStream:
     def _one_connection(self) -> Generator[StreamItem, None, float | None]:
         """Run one connection to its end; return a server-requested delay, if any."""
         live: httpx.Response | None = None
+        reason = "closed by the server"
+        opened = False
         try:
             with self._http.stream(
                 "GET",
@@ -132,14 +176,15 @@ class EventStream:
                     self._response = response
                 self._check_response(response)
                 self.connections += 1
+                self.connected = opened = True
+                self.last_activity = time.monotonic()
                 logger.info("event stream connected (connection %d)", self.connections)
                 yield Connected(connection=self.connections, reconnect=self.connections > 1)
-                for sse in EventSource(response).iter_sse():
+                for item in self._items(response):
                     if self.stop.is_set():
                         return None
-                    event = self._completion(sse.event, sse.data)
-                    if event is not None:
-                        yield event
+                    if self._liveness or not isinstance(item, KeepAlive):
+                        yield item
                 logger.info("event stream closed by the server; reconnecting")
         except (AuthenticationError, NotFoundError):
             raise
@@ -149,21 +194,39 @@ class EventStream:
             self.failures += 1
             return error.retry_after
         except httpx.ReadTimeout:
+            reason = f"silent for {self._policy.read_timeout:g}s"
             if not self.stop.is_set():
-                logger.warning(
-                    "event stream silent for %.0fs; reconnecting", self._policy.read_timeout
-                )
+                logger.warning("event stream %s; reconnecting", reason)
         except (httpx.HTTPError, SSEError, OSError, RuntimeError) as exc:
+            reason = f"dropped ({type(exc).__name__})"
             if not self.stop.is_set():
                 logger.warning("event stream dropped (%s); reconnecting", type(exc).__name__)
         finally:
+            self.connected = False
             with self._response_lock:
                 self._response = None
         # A connection that delivered anything (events or keep-alives) was healthy: start the
         # backoff over. One that died silent makes the next wait longer.
         healthy = live is not None and live.num_bytes_downloaded > 0
         self.failures = 0 if healthy else self.failures + 1
+        if opened and self._liveness and not self.stop.is_set():
+            yield Disconnected(connection=self.connections, reason=reason)
         return None
+
+    def _items(self, response: httpx.Response) -> Iterator[CompletionEvent | KeepAlive]:
+        """Completion events, and a :class:`KeepAlive` for every comment or skipped event."""
+        lines = SSELineDecoder()
+        decoder = SSEDecoder()
+        for text in itertools.chain(response.iter_text(), [None]):  # None: flush at the end
+            self.last_activity = time.monotonic()
+            for line in lines.flush() if text is None else lines.decode(text):
+                if line.startswith(":"):
+                    yield KeepAlive(connection=self.connections)
+                    continue
+                sse = decoder.decode(line.rstrip("\n"))
+                if sse is not None:
+                    event = self._completion(sse.event, sse.data)
+                    yield event or KeepAlive(connection=self.connections)
 
     def _check_response(self, response: httpx.Response) -> None:
         if response.status_code != 200:

@@ -81,6 +81,19 @@ class GenerationDetail(QueueGeneration):
 
 
 @dataclass(frozen=True, kw_only=True)
+class GenerationPage:
+    """One page of ``GET /api/ai/generations``: history rows with costs, newest first."""
+
+    count: int
+    page_number: int
+    page_size: int
+    total_pages: int
+    total_entries: int
+    total_cost: Decimal | None
+    generations: tuple[GenerationDetail, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
 class CancelResult:
     """``DELETE /api/ai/queue/{id}``'s answer."""
 
@@ -205,6 +218,36 @@ def parse_generation_detail(body: object) -> GenerationDetail:
     """Parse ``GET /api/ai/generations/{id}`` (``{"generation": {...}}`` or the bare row)."""
     data = _object(body, "generation detail")
     row = _object(data["generation"], "generation") if "generation" in data else data
+    return _generation_detail(row)
+
+
+def parse_generation_page(body: object) -> GenerationPage:
+    """Parse ``GET /api/ai/generations`` (contract 4.5); missing page fields default to one
+    page holding every row."""
+    data = _object(body, "generations list")
+    rows = data.get("generations")
+    if not isinstance(rows, list):
+        raise MalformedResponseError("generations list: 'generations' is not a list")
+    generations = tuple(_generation_detail(_object(row, "generation")) for row in rows)
+
+    def number(key: str, default: int) -> int:
+        value = data.get(key, default)
+        if not _is_int(value):
+            raise MalformedResponseError(f"generations list: '{key}' is not an integer")
+        return value
+
+    return GenerationPage(
+        count=number("count", len(generations)),
+        page_number=number("page_number", 1),
+        page_size=number("page_size", max(1, len(generations))),
+        total_pages=number("total_pages", 1),
+        total_entries=number("total_entries", len(generations)),
+        total_cost=parse_decimal(data.get("total_cost"), "total_cost"),
+        generations=generations,
+    )
+
+
+def _generation_detail(row: JSONObject) -> GenerationDetail:
     return GenerationDetail(
         **_queue_row_kwargs(row, extra_known=_DETAIL_FIELDS),
         cost=parse_decimal(row.get("cost"), "cost"),

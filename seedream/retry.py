@@ -32,11 +32,17 @@ class Retrier:
     """Runs a call up to ``attempts`` times, sleeping between retryable failures."""
 
     def __init__(
-        self, policy: RetryPolicy, *, sleep: Sleep = time.sleep, rng: random.Random | None = None
+        self,
+        policy: RetryPolicy,
+        *,
+        sleep: Sleep = time.sleep,
+        rng: random.Random | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.policy = policy
         self._sleep = sleep
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
+        self._clock = clock
 
     def call[T](
         self,
@@ -45,9 +51,13 @@ class Retrier:
         should_retry: Callable[[OxenError], bool],
         attempts: int | None = None,
         what: str = "request",
+        deadline: float | None = None,
     ) -> T:
         """Return ``fn()``; on an :class:`OxenError` that ``should_retry`` accepts, wait and
-        try again, up to ``attempts`` tries in all (default: the policy's ``max_attempts``)."""
+        try again, up to ``attempts`` tries in all (default: the policy's ``max_attempts``).
+
+        With a ``deadline`` (a ``clock()`` time), a retry happens only if its wait ends
+        before the deadline; otherwise the last error is raised at once."""
         total = self.policy.max_attempts if attempts is None else max(1, attempts)
         for attempt in range(total):
             try:
@@ -57,6 +67,8 @@ class Retrier:
                     raise
                 delay = self.delay_for(attempt, error)
                 if delay is None:
+                    raise
+                if deadline is not None and self._clock() + delay >= deadline:
                     raise
                 logger.warning(
                     "%s failed (%s), retry %d/%d in %.2fs",

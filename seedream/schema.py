@@ -145,6 +145,20 @@ class RequestSchema:
         """The schema of a model object, with its price; an empty schema if it has none."""
         return cls(model.request_schema or {}, cost_per_image=model.pricing.cost_per_image)
 
+    def as_json(self) -> JSONObject:
+        """A JSON-safe snapshot (schema and price) to store as the last good schema, so a
+        form can still render and submits still validate while Oxen is unreachable."""
+        cost = None if self.cost_per_image is None else str(self.cost_per_image)
+        return {"request_schema": self.raw, "cost_per_image": cost}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RequestSchema:
+        """Rebuild a schema stored with :meth:`as_json` (``ValueError`` if it is not one)."""
+        raw, cost = data.get("request_schema"), data.get("cost_per_image")
+        if not isinstance(raw, Mapping) or not isinstance(cost, str | None):
+            raise ValueError("not a stored request schema")
+        return cls(raw, cost_per_image=None if cost is None else Decimal(cost))
+
     # -- reference fields ----------------------------------------------------------------------
 
     @property

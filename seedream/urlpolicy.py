@@ -6,7 +6,9 @@ cheat sheet). A URL is fetched only when
 * its scheme is https (http only with ``allow_loopback_http``, meant for the local simulator,
   and then only to loopback addresses),
 * its host is the Oxen host or one of ``download_hosts`` (an entry ``.example.com`` or
-  ``*.example.com`` also allows subdomains), and
+  ``*.example.com`` also allows subdomains); a redirect hop may go to any host when
+  ``follow_public_redirects`` is on (the default), because result storage answers with
+  redirects to CDNs, and the address rule below is what keeps such a hop safe; and
 * **every** address its host resolves to is public: no private, loopback (unless the flag),
   link-local, shared, reserved, multicast or unspecified address, IPv4-mapped IPv6 included.
 
@@ -15,6 +17,10 @@ socket connects. :class:`PinnedBackend` closes that gap: it resolves, checks eve
 then connects to one of the checked addresses itself, so the check and the connection use the
 same resolution. TLS still verifies the certificate against the host name (httpcore passes the
 request's host as the SNI/verification name, not the address).
+
+A refusal by these rules is a :class:`~seedream.errors.DownloadPolicyError` (category
+``policy``: a settings change may allow it); a URL that cannot be parsed or carries credentials
+is a plain :class:`~seedream.errors.UnsafeURLError`.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ import httpcore
 import httpx
 
 from seedream.config import ClientConfig
-from seedream.errors import ConnectFailedError, UnsafeURLError
+from seedream.errors import ConnectFailedError, DownloadPolicyError, UnsafeURLError
 
 type Resolver = Callable[[str, int], Sequence[str]]
 type IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -58,8 +64,9 @@ class UrlPolicy:
         """The policy a config asks for."""
         return cls(config.allowed_download_hosts, config.allow_loopback_http)
 
-    def check_url(self, url: str | httpx.URL) -> httpx.URL:
-        """Parse ``url`` and check its scheme, credentials and host; no DNS yet."""
+    def check_url(self, url: str | httpx.URL, *, any_host: bool = False) -> httpx.URL:
+        """Parse ``url`` and check its scheme, credentials and (unless ``any_host``) its host
+        against the allow-list; no DNS yet."""
         text = str(url)
         try:
             parsed = httpx.URL(text)
@@ -67,14 +74,16 @@ class UrlPolicy:
         except (httpx.InvalidURL, ValueError):
             raise UnsafeURLError("not a valid URL") from None
         if parsed.scheme == "http" and not self.allow_loopback_http:
-            raise UnsafeURLError("only https URLs are fetched")
+            raise DownloadPolicyError("only https URLs are fetched")
         if parsed.scheme not in ("https", "http"):
-            raise UnsafeURLError(f"scheme {parsed.scheme!r} is not allowed")
+            raise DownloadPolicyError(f"scheme {parsed.scheme!r} is not allowed")
         if parts.username or parts.password:
             raise UnsafeURLError("URLs with credentials are not fetched")
         host = parsed.host.lower().rstrip(".")
-        if not host or not self.host_allowed(host):
-            raise UnsafeURLError(f"host {host!r} is not an allowed download host")
+        if not host:
+            raise UnsafeURLError("the URL has no host")
+        if not any_host and not self.host_allowed(host):
+            raise DownloadPolicyError(f"host {host!r} is not an allowed download host")
         return parsed
 
     def host_allowed(self, host: str) -> bool:
@@ -89,7 +98,7 @@ class UrlPolicy:
         return False
 
     def check_address(self, address: str, *, require_loopback: bool = False) -> IPAddress:
-        """Raise :class:`UnsafeURLError` unless ``address`` may be connected to."""
+        """Raise :class:`DownloadPolicyError` unless ``address`` may be connected to."""
         try:
             ip: IPAddress = ipaddress.ip_address(address.split("%", 1)[0])
         except ValueError:
@@ -99,9 +108,9 @@ class UrlPolicy:
         if ip.is_loopback and self.allow_loopback_http:
             return ip
         if require_loopback:
-            raise UnsafeURLError("plain http is only allowed to loopback addresses")
+            raise DownloadPolicyError("plain http is only allowed to loopback addresses")
         if not ip.is_global or ip.is_multicast or ip.is_loopback or ip.is_link_local:
-            raise UnsafeURLError("the host resolves to a private or reserved address")
+            raise DownloadPolicyError("the host resolves to a private or reserved address")
         return ip
 
     def resolve(

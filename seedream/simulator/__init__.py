@@ -14,6 +14,13 @@ Choices where the contract (``/work/shared/oxen-api.md``) leaves a gap:
 - Reference URLs are fetched only on loopback unless ``fetch_external`` is set; the
   simulator's own repository URLs are answered in-process (anonymously, uncounted).
 - While SSE is silenced, completion events are lost, as on a half-open connection.
+- Each generation's image varies with its id (batches and re-runs differ), always the same
+  bytes for one generation.
+
+Upstream misbehaviour is scripted two ways: one-off faults per route (``Simulator.inject``,
+``POST /_sim/faults``, ``SimulatorConfig.faults``, ``--fault``) and named scenarios that stay on
+(``seedream.simulator.scenarios``: sustained 429s, flaky 5xx, model routes down or
+black-holed, results redirected to a second origin, streams cut short, restarts with state).
 """
 
 from seedream.simulator.config import SimulatorConfig

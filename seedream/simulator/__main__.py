@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import signal
@@ -10,6 +11,7 @@ import sys
 import threading
 import types
 from collections.abc import Sequence
+from typing import Any
 
 from seedream.simulator.config import (
     IMAGE_SIZE_MODES,
@@ -18,6 +20,7 @@ from seedream.simulator.config import (
     Latency,
     SimulatorConfig,
 )
+from seedream.simulator.scenarios import SCHEMA_ROUTE_MODES, Scenarios
 from seedream.simulator.simulator import Simulator
 
 API_KEY_ENV = "OXEN_SIMULATOR_API_KEY"
@@ -30,6 +33,17 @@ def parse_latency(text: str) -> Latency:
         return (float(low), float(high)) if separator else float(low)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"expected seconds like 8 or 8-20, got {text!r}") from exc
+
+
+def parse_fault(text: str) -> dict[str, Any]:
+    """A ``--fault`` value: a JSON object with the fields of ``POST /_sim/faults``."""
+    try:
+        spec = json.loads(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"--fault expects a JSON object, got {text!r}") from exc
+    if not isinstance(spec, dict) or "route" not in spec:
+        raise argparse.ArgumentTypeError('--fault expects a JSON object with a "route"')
+    return spec
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,6 +79,69 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the latency jitter")
     parser.add_argument("--quiet", action="store_true", help="do not log each request")
+    faults = parser.add_argument_group(
+        "fault scenarios", "also switchable at run time: POST /_sim/scenarios, /_sim/faults"
+    )
+    faults.add_argument(
+        "--rate-limit-every",
+        type=int,
+        default=0,
+        metavar="N",
+        help="every Nth API request (any route, downloads too) answers 429",
+    )
+    faults.add_argument(
+        "--rate-limit-retry-after",
+        type=int,
+        default=2,
+        metavar="S",
+        help="Retry-After seconds of those 429s (default 2)",
+    )
+    faults.add_argument(
+        "--flaky-5xx",
+        type=float,
+        default=0.0,
+        metavar="RATE",
+        help="this fraction of API requests answers an HTML 503 before any work (e.g. 0.2)",
+    )
+    faults.add_argument(
+        "--schema-route",
+        choices=SCHEMA_ROUTE_MODES,
+        default="up",
+        help="the model routes: up, error (503), reset (closed) or blackhole (never answer)",
+    )
+    faults.add_argument(
+        "--redirect-results",
+        action="store_true",
+        help="result files answer 302 to a second listener (another origin)",
+    )
+    faults.add_argument("--mirror-host", default=None, help="host name of the second listener")
+    faults.add_argument("--mirror-port", type=int, default=0, help="0 picks a free port")
+    faults.add_argument(
+        "--sse-lifetime", type=float, default=0.0, metavar="S", help="cut event streams after S"
+    )
+    faults.add_argument(
+        "--restart-every",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="restart the HTTP server every S seconds, keeping every generation",
+    )
+    faults.add_argument(
+        "--restart-downtime",
+        type=float,
+        default=2.0,
+        metavar="S",
+        help="seconds the port stays closed on each restart (default 2)",
+    )
+    faults.add_argument(
+        "--fault",
+        type=parse_fault,
+        action="append",
+        default=[],
+        metavar="JSON",
+        help='inject a fault at start, e.g. \'{"route": "POST /api/ai/queue", "status": 503, '
+        '"html": true, "times": 2}\' (repeatable)',
+    )
     return parser
 
 
@@ -88,6 +165,17 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         fetch_external=args.fetch_external,
         seed=args.seed,
         log_requests=not args.quiet,
+        rate_limit_every=args.rate_limit_every,
+        rate_limit_retry_after=args.rate_limit_retry_after,
+        flaky_5xx_rate=args.flaky_5xx,
+        schema_route=args.schema_route,
+        redirect_results=args.redirect_results,
+        mirror_host=args.mirror_host,
+        mirror_port=args.mirror_port,
+        sse_lifetime=args.sse_lifetime,
+        restart_every=args.restart_every,
+        restart_downtime=args.restart_downtime,
+        faults=tuple(args.fault),
     )
 
 
@@ -116,11 +204,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         print(f"cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1
+    except ValueError as exc:
+        parser.error(str(exc))
     print(
         f"Oxen SIMULATOR listening on {simulator.base_url} — a local test double, "
         "nothing is sent to Oxen",
         flush=True,
     )
+    defaults = Scenarios().describe()
+    changed = {k: v for k, v in simulator.scenarios.describe().items() if v != defaults[k]}
+    if changed or config.faults:
+        print(
+            f"Oxen SIMULATOR fault scenarios: {changed or 'none'}; injected faults: "
+            f"{len(config.faults)}; mirror (second origin) at {simulator.mirror_base_url}",
+            file=sys.stderr,
+            flush=True,
+        )
     try:
         while not stop.wait(0.5):
             pass

@@ -409,6 +409,10 @@ class OxenApi:
             return wire.unauthenticated()
         if generation.status != "succeeded":
             return wire.not_found("The result of this generation is not available")
+        if self.state.scenarios.redirect_results and self.state.mirror_base_url is not None:
+            # The redirect_results scenario: the bytes live on another origin, like a CDN.
+            location = self.state.mirror_url(generation)
+            return Response(302, b"", "text/plain", {"Location": location})
         result = self.state.result_body(generation)
         return Response(200, result.body, result.content_type)
 
@@ -431,6 +435,14 @@ class OxenApi:
             username=None,
         )
         response = self.file_get(request)
+        generation_id = self.state.generation_for_file(
+            params["namespace"], params["repo"], params["branch"], params["path"]
+        )
+        generation = self.state.get(generation_id) if generation_id else None
+        if response.status == 302 and generation is not None:
+            # A redirected result (redirect_results): the mirror would serve these bytes.
+            result = self.state.result_body(generation)
+            response = Response(200, result.body, result.content_type)
         body = response.body
         if not isinstance(body, bytes):
             # A streamed (oversized) body: read just past the cap so the fetcher rejects it.

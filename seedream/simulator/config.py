@@ -5,7 +5,9 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
+
+from seedream.simulator.scenarios import Scenarios
 
 ImageSizeMode = Literal["preset", "small"]
 SchemaEra = Literal["current", "legacy"]
@@ -41,8 +43,12 @@ def jittered(value: Latency, seed: int, key: str) -> float:
 
 
 @dataclass(frozen=True)
-class SimulatorConfig:
+class SimulatorConfig(Scenarios):
     """Everything that shapes one simulator instance.
+
+    It starts with the named scenarios' fields (:class:`Scenarios`: ``rate_limit_every``,
+    ``flaky_5xx_rate``, ``schema_route``, ``redirect_results``, ``sse_lifetime``,
+    ``restart_every``, ...), the values in force at start and after a reset.
 
     Latencies are seconds, either a number or a ``(min, max)`` range; inside a range each
     generation gets a deterministic jitter derived from ``seed`` and its creation order.
@@ -81,6 +87,14 @@ class SimulatorConfig:
     image_cache_bytes: int = 256 * 1024 * 1024
     max_request_bytes: int = 64 * 1024 * 1024
     log_requests: bool = False
+    # The second listener that redirected results point at (another origin, like a CDN):
+    # its host name in URLs (default: "localhost" when ``host`` is 127.0.0.1, else ``host``)
+    # and port (0 picks a free one). It listens on ``host``.
+    mirror_host: str | None = None
+    mirror_port: int = 0
+    # Faults injected at start and again after every reset, as dicts with the fields of
+    # ``POST /_sim/faults`` (``{"route": "POST /api/ai/queue", "status": 503, "times": 2}``).
+    faults: tuple[Mapping[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("queue_latency", "processing_latency", "sync_latency"):
@@ -97,6 +111,8 @@ class SimulatorConfig:
             raise ValueError("keepalive_interval must be > 0")
         if self.processing_latency_4k_factor <= 0:
             raise ValueError("processing_latency_4k_factor must be > 0")
+        super().__post_init__()  # the scenarios' checks
+        object.__setattr__(self, "faults", tuple(dict(spec) for spec in self.faults))
 
     def users(self) -> dict[str, str]:
         """Every accepted API key mapped to the username it authenticates as."""

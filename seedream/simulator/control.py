@@ -20,7 +20,21 @@ SSE_ACTIONS: tuple[str, ...] = (
     "emit",
 )
 _FAULT_KEYS = frozenset(
-    {"status", "retry_after", "delay", "malformed", "drop", "html", "body", "times"}
+    {
+        "status",
+        "retry_after",
+        "delay",
+        "malformed",
+        "drop",
+        "reset",
+        "blackhole",
+        "html",
+        "body",
+        "times",
+        "every",
+        "rate",
+        "seed",
+    }
 )
 
 
@@ -32,11 +46,18 @@ def make_fault(
     delay: float = 0.0,
     malformed: bool | str = False,
     drop: bool = False,
+    reset: bool = False,
+    blackhole: bool = False,
     html: bool = False,
     body: Any = None,
     times: int | None = 1,
+    every: int | None = None,
+    rate: float | None = None,
+    seed: int = 0,
 ) -> Fault:
-    """Build a fault for a route template (``"POST /api/ai/queue"``) or ``"*"`` (every route)."""
+    """Build a fault for a route template (``"POST /api/ai/queue"``) or ``"*"`` (every route).
+
+    The fields are :class:`~seedream.simulator.faults.Fault`'s."""
     if route != ANY_ROUTE and route not in ROUTE_KEYS:
         known = ", ".join(ROUTE_KEYS)
         raise ValueError(f"unknown route {route!r}; use one of: {known}, or '*'")
@@ -47,10 +68,24 @@ def make_fault(
         delay=float(delay),
         malformed=normalise_malformed(malformed),
         drop=drop,
+        reset=reset,
+        blackhole=blackhole,
         html=html,
         body=body,
         times=times,
+        every=every,
+        rate=None if rate is None else float(rate),
+        seed=seed,
     )
+
+
+def fault_from_spec(spec: dict[str, Any]) -> Fault:
+    """A fault from a ``POST /_sim/faults`` body (or a ``SimulatorConfig.faults`` entry)."""
+    unknown = set(spec) - _FAULT_KEYS - {"route"}
+    if unknown:
+        raise ValueError(f"unknown fault fields: {sorted(unknown)}")
+    kwargs = {key: spec[key] for key in _FAULT_KEYS if key in spec}
+    return make_fault(str(spec.get("route")), **kwargs)
 
 
 def make_outcome(kind: str, error: str | None = None) -> Outcome:
@@ -97,8 +132,11 @@ def status_report(state: SimulatorState) -> dict[str, Any]:
         "generations_created": state.generations_created,
         "received": state.received(),
         "faults": state.faults.pending(),
+        "standing_faults": state.faults.standing(),
+        "scenarios": state.scenarios.describe(),
         "sse_connections": state.hub.connections(),
         "schema": {"era": era, "field": field},
+        "mirror": {"base_url": state.mirror_base_url, "requests": state.mirror_requests()},
     }
 
 
@@ -135,13 +173,27 @@ def _dispatch(state: SimulatorState, request: Request) -> Response:
         if method == "GET":
             return wire.json_response(200, {"faults": state.faults.pending()})
         if method == "POST":
-            body = _body(request)
-            unknown = set(body) - _FAULT_KEYS - {"route"}
-            if unknown:
-                raise ValueError(f"unknown fault fields: {sorted(unknown)}")
-            kwargs = {key: body[key] for key in _FAULT_KEYS if key in body}
-            state.inject(make_fault(str(body.get("route")), **kwargs))
+            state.inject(fault_from_spec(_body(request)))
             return _ok(faults=state.faults.pending())
+    if path == "/_sim/scenarios":
+        if method == "GET":
+            return wire.json_response(200, {"scenarios": state.scenarios.describe()})
+        if method == "POST":
+            scenarios = state.set_scenarios(_body(request))
+            return _ok(scenarios=scenarios.describe())
+    if (method, path) == ("POST", "/_sim/restart"):
+        body = _body(request)
+        downtime = body.get("downtime")
+        if downtime is not None and (not isinstance(downtime, int | float) or downtime < 0):
+            raise ValueError("downtime must be a number of seconds >= 0")
+        lifecycle = state.lifecycle
+        if lifecycle is None:
+            raise ValueError("this simulator cannot restart itself")
+        seconds = state.scenarios.restart_downtime if downtime is None else float(downtime)
+        response = _ok(downtime=seconds)
+        # Answer first: the restart closes every connection, this one included.
+        response.after_send = lambda: lifecycle.restart_soon(seconds)
+        return response
     if path == "/_sim/outcomes":
         if method == "DELETE":
             state.clear_outcomes()

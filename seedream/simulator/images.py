@@ -1,8 +1,11 @@
 """Deterministic result images and the deliberately bad bodies used by pipeline tests.
 
-A result is drawn from a hash of the prompt (palette, gradient, shapes), shows the prompt text
-and a labelled thumbnail of every reference (Image1, Image2, ...), so a person can tell results
-apart at a glance. The same prompt, references, size and watermark always give the same bytes.
+A result takes its palette from a hash of the prompt (so one prompt's images look related) and
+its composition (gradient angle, shapes) from a hash of a *variation*, the generation id, so the
+images of a batch and of a re-run differ the way a real model's do. It shows the prompt text, a
+labelled thumbnail of every reference (Image1, Image2, ...) and the variation's short code, so
+a person can tell results apart at a glance. The same prompt, variation, references, size and
+watermark always give the same bytes: downloading one generation twice gives one file.
 """
 
 from __future__ import annotations
@@ -53,11 +56,17 @@ def reference_thumb(label: str, image: Image.Image, digest: str) -> ReferenceThu
 
 
 def render_key(
-    prompt: str, size: str, image_size: str, watermark: bool, refs: list[ReferenceThumb]
+    prompt: str,
+    size: str,
+    image_size: str,
+    watermark: bool,
+    refs: list[ReferenceThumb],
+    variation: str = "",
 ) -> str:
     """The cache key of a render: everything that changes its bytes, and nothing else."""
     digest = hashlib.sha256()
-    for part in (prompt, size, image_size, str(watermark), *[r.digest for r in refs]):
+    parts = (prompt, size, image_size, str(watermark), variation, *[r.digest for r in refs])
+    for part in parts:
         digest.update(part.encode("utf-8", "surrogatepass"))
         digest.update(b"\x00")
     return digest.hexdigest()
@@ -165,12 +174,13 @@ def _reference_strip(image: Image.Image, refs: list[ReferenceThumb]) -> None:
         draw.text((box[0] + pad, box[3] - pad - cell // 5), ref.label, font=font, fill="black")
 
 
-def _footer(image: Image.Image, size: str, watermark: bool) -> None:
+def _footer(image: Image.Image, size: str, watermark: bool, variation: str) -> None:
     edge = image.width
     draw = ImageDraw.Draw(image, "RGBA")
     font = _font(edge // 48)
     margin = edge // 64
-    label = f"OXEN SIMULATOR · seedream-4-5 · {size}"
+    code = f" · #{variation[:6]}" if variation else ""
+    label = f"OXEN SIMULATOR · seedream-4-5 · {size}{code}"
     draw.text((margin, edge - margin - _text_height(font)), label, font=font, fill="white")
     if watermark:
         text = "AI generated"
@@ -178,19 +188,32 @@ def _footer(image: Image.Image, size: str, watermark: bool) -> None:
         draw.text((edge - margin - width, margin), text, font=font, fill=(255, 255, 255, 230))
 
 
+def _rng(*parts: str) -> random.Random:
+    digest = hashlib.sha256("\x00".join(parts).encode("utf-8", "surrogatepass")).digest()
+    return random.Random(int.from_bytes(digest[:8]))  # noqa: S311 - decoration, not security
+
+
 def render_result(
-    prompt: str, size: str, image_size: str, watermark: bool, refs: list[ReferenceThumb]
+    prompt: str,
+    size: str,
+    image_size: str,
+    watermark: bool,
+    refs: list[ReferenceThumb],
+    variation: str = "",
 ) -> bytes:
-    """Draw the JPEG for a generation. Pure: equal inputs give equal bytes."""
-    seed = int.from_bytes(hashlib.sha256(prompt.encode("utf-8", "surrogatepass")).digest()[:8])
-    rng = random.Random(seed)  # noqa: S311 - decoration, not security
-    palette = _palette(rng)
+    """Draw the JPEG for a generation. Pure: equal inputs give equal bytes.
+
+    ``variation`` (the generation id) changes the composition but not the palette, so the
+    images of one prompt look related and still differ from one generation to the next.
+    """
+    palette = _palette(_rng(prompt))
+    layout = _rng(prompt, variation)
     edge, _ = output_dimensions(size, image_size)
-    image = _background(edge, rng, palette)
-    _shapes(image, rng, palette)
+    image = _background(edge, layout, palette)
+    _shapes(image, layout, palette)
     _prompt_panel(image, prompt)
     _reference_strip(image, refs)
-    _footer(image, size, watermark)
+    _footer(image, size, watermark, variation)
     out = io.BytesIO()
     image.save(out, "JPEG", quality=90)
     return out.getvalue()
@@ -208,10 +231,17 @@ class RenderCache:
         self._rendering: dict[str, threading.Lock] = {}
 
     def get_or_render(
-        self, prompt: str, size: str, image_size: str, watermark: bool, refs: list[ReferenceThumb]
+        self,
+        prompt: str,
+        size: str,
+        image_size: str,
+        watermark: bool,
+        refs: list[ReferenceThumb],
+        *,
+        variation: str = "",
     ) -> bytes:
         """Return the cached JPEG for these inputs, rendering it the first time."""
-        key = render_key(prompt, size, image_size, watermark, refs)
+        key = render_key(prompt, size, image_size, watermark, refs, variation)
         with self._lock:
             cached = self._lookup(key)
             if cached is not None:
@@ -222,7 +252,7 @@ class RenderCache:
                 cached = self._lookup(key)
             if cached is not None:
                 return cached
-            data = render_result(prompt, size, image_size, watermark, refs)
+            data = render_result(prompt, size, image_size, watermark, refs, variation)
             with self._lock:
                 self._store(key, data)
                 self._rendering.pop(key, None)

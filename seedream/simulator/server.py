@@ -21,7 +21,7 @@ from seedream.simulator.api import FILE_ROUTE, OxenApi, Route, upload_summary
 from seedream.simulator.control import handle_control
 from seedream.simulator.events import KEEPALIVE, unrelated_frame
 from seedream.simulator.faults import Fault
-from seedream.simulator.state import SimulatorState
+from seedream.simulator.state import MIRROR_PREFIX, SimulatorState
 from seedream.simulator.wire import EventStream, Request, Response
 
 logger = logging.getLogger("seedream.simulator")
@@ -38,10 +38,18 @@ class SimulatorHTTPServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], state: SimulatorState, api: OxenApi) -> None:
-        super().__init__(address, SimulatorRequestHandler)
+    def __init__(
+        self,
+        address: tuple[str, int],
+        state: SimulatorState,
+        api: OxenApi,
+        handler: type[SimulatorRequestHandler] | None = None,
+    ) -> None:
+        super().__init__(address, handler or SimulatorRequestHandler)
         self.state = state
         self.api = api
+        # Set when this server stops (for good or for a restart): black-holed requests end.
+        self.closing = threading.Event()
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
 
@@ -64,6 +72,7 @@ class SimulatorHTTPServer(ThreadingHTTPServer):
 
     def close_connections(self) -> None:
         """Shut down every open connection (keep-alive and streams) so clients notice at once."""
+        self.closing.set()
         with self._connections_lock:
             connections = list(self._connections)
         for connection in connections:
@@ -225,8 +234,12 @@ class SimulatorRequestHandler(BaseHTTPRequestHandler):
             request = self._request("control", raw_path, query, body, {})
             request.json = wire.parse_json(body)
             response = handle_control(state, request)
+        if response.after_send is not None:
+            self.close_connection = True
         self._send(response)
         self._log(raw_path, response.status, started)
+        if response.after_send is not None:
+            response.after_send()
 
     def _handle_api(self, raw_path: str, query: str, body: bytes, started: float) -> None:
         state = self.sim.state
@@ -243,7 +256,7 @@ class SimulatorRequestHandler(BaseHTTPRequestHandler):
         fault = state.faults.take(route.key)
         response = self._answer(route, request, fault)
         if response is None:
-            self._log(raw_path, None, started, "connection dropped by an injected fault")
+            self._log(raw_path, None, started, "connection closed by an injected fault")
         elif isinstance(response, EventStream):
             self._log(raw_path, response.status, started, "event stream opened")
             self._stream_events(response)
@@ -272,6 +285,12 @@ class SimulatorRequestHandler(BaseHTTPRequestHandler):
             state.stopping.wait(fault.delay)
         if fault is not None and fault.replaces_response:
             return _fault_response(fault)
+        if fault is not None and fault.blackhole:
+            self._hang()
+            return None
+        if fault is not None and fault.reset:
+            self._drop()
+            return None
         response = self._authorise(route, request) or route.handler(request)
         state.attribute(route.key, response.generation_ids)
         if fault is not None and fault.drop:
@@ -341,6 +360,12 @@ class SimulatorRequestHandler(BaseHTTPRequestHandler):
         with contextlib.suppress(OSError):
             self.connection.shutdown(socket.SHUT_RDWR)
 
+    def _hang(self) -> None:
+        """Answer nothing until the client gives up or the server stops, then close."""
+        while not self.sim.closing.wait(_STREAM_POLL) and not self._client_gone():
+            pass
+        self._drop()
+
     def _client_gone(self) -> bool:
         try:
             readable, _, _ = select.select([self.connection], [], [], 0)
@@ -364,9 +389,12 @@ class SimulatorRequestHandler(BaseHTTPRequestHandler):
             self.end_headers()
             if hub.unrelated_events:
                 self._write_chunk(unrelated_frame())
-            last_write = time.monotonic()
+            last_write = opened = time.monotonic()
             interval = state.config.keepalive_interval
+            lifetime = state.scenarios.sse_lifetime
             while True:
+                if lifetime and time.monotonic() - opened >= lifetime:
+                    break  # the sse_lifetime scenario: cut the stream as a proxy would
                 wait = max(0.0, min(_STREAM_POLL, last_write + interval - time.monotonic()))
                 try:
                     item = subscriber.items.get(timeout=wait)
@@ -397,3 +425,40 @@ class SimulatorRequestHandler(BaseHTTPRequestHandler):
         outcome = "no response" if status is None else str(status)
         suffix = f"  [{note}]" if note else ""
         logger.info("%s %s -> %s (%.0f ms)%s", self.command, path, outcome, elapsed, suffix)
+
+
+class MirrorRequestHandler(SimulatorRequestHandler):
+    """The second listener: serves redirected result files at signed ``/results/{id}.jpeg``
+    URLs, as a CDN on another origin would, and records whether credentials reached it."""
+
+    server_version = "OxenSimulatorMirror/1.0"
+
+    def _handle(self) -> None:
+        started = time.monotonic()
+        raw_path, _, query_string = self.path.partition("?")
+        if self._read_body() is None:
+            return
+        state = self.sim.state
+        state.record_mirror(raw_path, self.headers.get("Authorization"))
+        response = self._mirror_response(raw_path, query_string)
+        try:
+            self._send(response)
+        except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
+            self.close_connection = True
+        self._log(raw_path, response.status, started, "mirror")
+
+    def _mirror_response(self, raw_path: str, query_string: str) -> Response:
+        state = self.sim.state
+        name = raw_path.removeprefix(MIRROR_PREFIX)
+        if self.command != "GET" or not raw_path.startswith(MIRROR_PREFIX):
+            return wire.not_found(f"No route for {self.command} {raw_path}")
+        generation = state.get(name.removesuffix(".jpeg"))
+        if generation is None or generation.status != "succeeded":
+            return wire.not_found("The result of this generation is not available")
+        query = urllib.parse.parse_qs(query_string)
+        expires, signature = (query.get(key, [None])[-1] for key in ("exp", "sig"))
+        problem = state.signature_problem(raw_path, expires, signature)
+        if problem is not None:
+            return wire.forbidden(problem)
+        result = state.result_body(generation)
+        return Response(200, result.body, result.content_type)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 import hashlib
 import hmac
@@ -13,10 +14,10 @@ import time
 import urllib.parse
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Literal, get_args
+from typing import Any, Literal, Protocol, get_args
 
 from seedream.simulator import images
 from seedream.simulator.clock import Scheduler
@@ -27,6 +28,7 @@ from seedream.simulator.images import ReferenceThumb, RenderCache
 from seedream.simulator.params import model_params_problem, reference_urls, size_of
 from seedream.simulator.references import ReferenceFetcher, ReferenceFetchError
 from seedream.simulator.repos import RepoStore
+from seedream.simulator.scenarios import Scenarios
 from seedream.simulator.schemas import COST_PER_IMAGE
 
 OutcomeKind = Literal["succeed", "fail", "never", "truncated", "wrong_format", "bomb", "oversized"]
@@ -108,6 +110,19 @@ def _timestamp(value: float | None) -> int | None:
     return None if value is None else int(value)
 
 
+class Lifecycle(Protocol):
+    """What the running :class:`~seedream.simulator.Simulator` lets the control routes do."""
+
+    def restart_soon(self, downtime: float) -> None:
+        """Stop serving HTTP, wait ``downtime`` seconds, serve again; state and clock kept."""
+
+    def scenarios_changed(self) -> None:
+        """React to new scenarios (start or stop periodic restarts)."""
+
+
+MIRROR_PREFIX = "/results/"
+
+
 class SimulatorState:
     """All mutable simulator state, guarded by one lock; safe to use from any thread."""
 
@@ -133,14 +148,27 @@ class SimulatorState:
         self._received: dict[str, list[Any]] = {}
         self._scheduler: Scheduler | None = None
         self._fetcher: ReferenceFetcher | None = None
+        self._scenarios = Scenarios.from_config(config)
+        self.faults.set_standing(self._scenarios.standing_faults(config.seed))
+        self._configured_faults: list[Fault] = []
+        self._mirror_requests: list[dict[str, Any]] = []
+        self.mirror_base_url: str | None = None
+        self.lifecycle: Lifecycle | None = None
 
     # --- lifecycle of the state itself -------------------------------------------------------
 
-    def attach(self, scheduler: Scheduler, fetcher: ReferenceFetcher, base_url: str) -> None:
-        """Connect the clock and the reference fetcher once the server is listening."""
+    def attach(
+        self,
+        scheduler: Scheduler,
+        fetcher: ReferenceFetcher,
+        base_url: str,
+        mirror_base_url: str | None = None,
+    ) -> None:
+        """Connect the clock and the reference fetcher once the servers are listening."""
         self._scheduler = scheduler
         self._fetcher = fetcher
         self.base_url = base_url
+        self.mirror_base_url = mirror_base_url
 
     @property
     def scheduler(self) -> Scheduler:
@@ -159,11 +187,14 @@ class SimulatorState:
     def reset(self, *, repos: bool = False) -> None:
         """Forget generations, counters, received bodies, faults and scripted outcomes.
 
-        The schema era/field and SSE switches go back to the configured values. Repositories
-        are kept unless ``repos`` is true, so an app that created its reference repo once
-        keeps working across resets.
+        The schema era/field, SSE switches, scenarios and configured faults go back to the
+        configured values. Repositories are kept unless ``repos`` is true, so an app that
+        created its reference repo once keeps working across resets.
         """
         self.faults.clear()
+        self.set_scenarios(Scenarios.from_config(self.config).describe())
+        for template in self._configured_faults:
+            self.faults.add(_fresh(template))
         with self._lock:
             self._generations.clear()
             self._results.clear()
@@ -172,6 +203,7 @@ class SimulatorState:
             self._route_counts.clear()
             self._generation_counts.clear()
             self._received.clear()
+            self._mirror_requests.clear()
             self._schema_era = self.config.schema_era
             self._schema_field = self.config.schema_field
         self.hub.resume()
@@ -219,11 +251,33 @@ class SimulatorState:
             if field_name is not None:
                 self._schema_field = field_name
 
-    # --- faults and scripted outcomes --------------------------------------------------------
+    # --- faults, scenarios and scripted outcomes ---------------------------------------------
 
     def inject(self, fault: Fault) -> None:
         """Queue an HTTP fault for a route."""
         self.faults.add(fault)
+
+    def configure_faults(self, templates: list[Fault]) -> None:
+        """Faults injected now and again after every reset (``SimulatorConfig.faults``)."""
+        self._configured_faults = list(templates)
+        for template in templates:
+            self.faults.add(_fresh(template))
+
+    @property
+    def scenarios(self) -> Scenarios:
+        """The named scenarios in force."""
+        with self._lock:
+            return self._scenarios
+
+    def set_scenarios(self, changes: Mapping[str, Any]) -> Scenarios:
+        """Change some scenarios (``ValueError`` on an unknown name or a bad value)."""
+        with self._lock:
+            scenarios = self._scenarios.changed(changes)
+            self._scenarios = scenarios
+            self.faults.set_standing(scenarios.standing_faults(self.config.seed))
+        if self.lifecycle is not None:
+            self.lifecycle.scenarios_changed()
+        return scenarios
 
     def script_outcomes(self, outcome: Outcome, times: int | None) -> None:
         """The next ``times`` queued generations (None: all of them) end with ``outcome``."""
@@ -636,6 +690,32 @@ class SimulatorState:
             return "The signed URL has expired"
         return None
 
+    def mirror_url(self, generation: Generation) -> str:
+        """A signed URL for the result on the second listener (another origin)."""
+        if self.mirror_base_url is None:
+            raise RuntimeError("the mirror is not running")
+        path = f"{MIRROR_PREFIX}{generation.generation_id}.jpeg"
+        expires = math.ceil(time.time() + self.config.result_url_ttl)
+        query = urllib.parse.urlencode({"exp": expires, "sig": self._signature(path, expires)})
+        return f"{self.mirror_base_url}{path}?{query}"
+
+    def record_mirror(self, path: str, authorization: str | None) -> None:
+        """Remember a request to the mirror and whether it carried credentials."""
+        with self._lock:
+            self._mirror_requests.append(
+                {
+                    "path": path,
+                    "authorization": authorization is not None,
+                    "api_key": self.username_for(authorization) is not None,
+                }
+            )
+
+    def mirror_requests(self) -> list[dict[str, Any]]:
+        """Every request the mirror received: its path, whether any ``Authorization`` header
+        came with it, and whether that header held a valid API key."""
+        with self._lock:
+            return copy.deepcopy(self._mirror_requests)
+
     def generation_for_file(self, namespace: str, repo: str, branch: str, path: str) -> str | None:
         """The generation whose result lives at this repo path, if any."""
         if branch != "main":
@@ -668,4 +748,10 @@ class SimulatorState:
             self.config.image_size,
             watermark,
             list(generation.references or []),
+            variation=generation.generation_id,
         )
+
+
+def _fresh(template: Fault) -> Fault:
+    """A copy of a configured fault with its counters at zero."""
+    return dataclasses.replace(template, used=0, offered=0)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import http
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email.message import Message
 from typing import Any
@@ -48,6 +49,8 @@ class Response:
     headers: dict[str, str] = field(default_factory=dict)
     # Generations this request created, for the per-generation counters.
     generation_ids: list[str] = field(default_factory=list)
+    # Run once the response is written (a control route that restarts the server).
+    after_send: Callable[[], None] | None = None
 
 
 @dataclass
@@ -146,7 +149,7 @@ def injected_error(status: int, *, html: bool = False, retry_after: int | None =
     """The body a real hub (or the proxy in front of it) answers with for ``status``."""
     headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
     if html:
-        page = BAD_GATEWAY_HTML.replace(b"502 Bad Gateway", f"{status} Error".encode())
+        page = BAD_GATEWAY_HTML.replace(b"502 Bad Gateway", _status_line(status).encode())
         if status == 502:
             page = BAD_GATEWAY_HTML
         return Response(status, page, "text/html", headers)
@@ -161,3 +164,10 @@ def injected_error(status: int, *, html: bool = False, retry_after: int | None =
         response = json_response(status, {"status": "success"} if status < 300 else {})
     response.headers.update(headers)
     return response
+
+
+def _status_line(status: int) -> str:
+    try:
+        return f"{status} {http.HTTPStatus(status).phrase}"
+    except ValueError:
+        return f"{status} Error"

@@ -620,11 +620,14 @@ def test_the_key_is_not_sent_to_a_second_host_after_a_redirect(sim, sim_client, 
     assert "authorization" not in other.seen[0]
 
 
-def test_a_redirect_to_a_host_off_the_allow_list_is_not_followed(two_hosts):
+def test_a_redirect_to_a_host_off_the_allow_list_is_not_followed_in_strict_mode(two_hosts):
     oxen, other = two_hosts
     oxen.answer = (302, {"Location": f"http://localhost:{other.port}/x.jpeg"}, b"")
     config = ClientConfig(
-        api_key=Secret(SIM_KEY), base_url=f"http://127.0.0.1:{oxen.port}", allow_loopback_http=True
+        api_key=Secret(SIM_KEY),
+        base_url=f"http://127.0.0.1:{oxen.port}",
+        allow_loopback_http=True,
+        follow_public_redirects=False,
     )
 
     with pytest.raises(UnsafeURLError):

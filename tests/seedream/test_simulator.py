@@ -542,22 +542,46 @@ def sync_b64(http: httpx.Client, prompt: str, refs: list[str] | None = None) -> 
     return base64.b64decode(response.json()["images"][0]["b64_json"])
 
 
-def test_results_are_deterministic_and_show_the_references(
-    make_sim: Callable[..., Simulator],
+def test_each_generation_has_its_own_image_and_keeps_it(
+    sim: Simulator, client: httpx.Client
 ) -> None:
-    first, second = make_sim(), make_sim()
+    """Issue 10: the images of a batch and of a re-run differ, so batches and compare can be
+    judged by eye; one generation always serves the same bytes."""
     ref = data_uri(png_bytes("red", (300, 200)))
-    with client_for(first) as a, client_for(second) as b:
-        plain = sync_b64(a, "a quiet harbour")
-        assert sync_b64(b, "a quiet harbour") == plain  # another simulator, same bytes
-        assert sync_b64(a, "a busy harbour") != plain
-        with_ref = sync_b64(a, "a quiet harbour", [ref])
-        assert with_ref != plain
-        assert sync_b64(b, "a quiet harbour", [ref]) == with_ref
-        # Queue results are drawn the same way as sync ones.
-        [generation_id] = enqueue(a, prompt="a quiet harbour", input_image=[ref])
-        view = first.wait_for(generation_id)
-        assert plain_get(view["result_url"]).content == with_ref
+    batch = enqueue(client, prompt="a quiet harbour", input_image=[ref], num_generations=4)
+    rerun = enqueue(client, prompt="a quiet harbour", input_image=[ref])
+    images = [plain_get(sim.wait_for(g)["result_url"]).content for g in [*batch, *rerun]]
+
+    assert len(set(images)) == 5
+    sim.state.renders.clear()  # re-rendering is deterministic: eviction is safe
+    assert plain_get(sim.result_url(batch[0])).content == images[0]
+    assert sync_b64(client, "a quiet harbour") != sync_b64(client, "a quiet harbour")
+
+
+def test_results_show_the_references_whatever_the_variation() -> None:
+    from seedream.simulator.images import ReferenceThumb, reference_thumb, render_result
+
+    def thumb(colour: str) -> ReferenceThumb:
+        return reference_thumb("Image1", Image.new("RGB", (300, 200), colour), colour)
+
+    def render(refs: list[ReferenceThumb], variation: str = "gen-1") -> Image.Image:
+        data = render_result("a quiet harbour", "2K", "small", False, refs, variation)
+        return Image.open(io.BytesIO(data)).convert("RGB")
+
+    plain, red, blue = render([]), render([thumb("red")]), render([thumb("blue")])
+    assert render([thumb("red")]).tobytes() == red.tobytes()  # pure
+    assert render([thumb("red")], "gen-2").tobytes() != red.tobytes()
+    assert red.tobytes() != plain.tobytes()
+    # Swapping the reference changes only the thumbnail strip at the bottom.
+    changed = [
+        y
+        for y in range(red.height)
+        if red.crop((0, y, red.width, y + 1)).tobytes()
+        != blue.crop((0, y, blue.width, y + 1)).tobytes()
+    ]
+    assert changed and min(changed) > red.height // 2
+    strip_pixel = red.getpixel((red.width // 32 + 12, max(changed) - 12))
+    assert isinstance(strip_pixel, tuple) and strip_pixel[0] > 150 > strip_pixel[2]
 
 
 def test_unreachable_reference_fails_the_generation(sim: Simulator, client: httpx.Client) -> None:
@@ -889,8 +913,11 @@ def test_truncated_and_wrong_format_results(sim: Simulator, client: httpx.Client
     sim.script_outcomes("truncated")
     sim.script_outcomes("wrong_format")
     [truncated, wrong, fine] = enqueue(client, num_generations=3)
-    whole = download(sim, fine).content
+    assert jpeg_size(download(sim, fine).content)
     cut = download(sim, truncated)
+    generation = sim.state.get(truncated)
+    assert generation is not None
+    whole = sim.state.render(generation)  # each generation has its own image
     assert cut.headers["content-type"] == "image/jpeg"
     assert cut.content == whole[: len(whole) // 2]
     with pytest.raises(OSError), Image.open(io.BytesIO(cut.content)) as image:
