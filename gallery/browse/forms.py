@@ -2,12 +2,35 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from django import forms
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.http import QueryDict
 
 from gallery.browse.selectors import STATUS_FILTERS, GalleryFilters
 from gallery.generation.models import GalleryImage
 from gallery.team.models import Membership
+
+
+# Filter dates are bounded: a day at the end of the calendar (9999-12-31) has no next day to
+# end the range at, and nothing was generated before 1900 or will be after 2999.
+DATE_MIN, DATE_MAX = date(1900, 1, 1), date(2999, 12, 31)
+DATE_RANGE_MESSAGE = f"Enter a date between {DATE_MIN.isoformat()} and {DATE_MAX.isoformat()}."
+
+
+def _date_field(label: str) -> forms.DateField:
+    return forms.DateField(
+        required=False,
+        label=label,
+        widget=forms.DateInput(
+            attrs={"type": "date", "min": DATE_MIN.isoformat(), "max": DATE_MAX.isoformat()}
+        ),
+        validators=[
+            MinValueValidator(DATE_MIN, message=DATE_RANGE_MESSAGE),
+            MaxValueValidator(DATE_MAX, message=DATE_RANGE_MESSAGE),
+        ],
+    )
 
 
 class FilterForm(forms.Form):
@@ -22,12 +45,8 @@ class FilterForm(forms.Form):
         choices=[("", "Any review state"), *GalleryImage.ReviewState.choices],
         label="Review",
     )
-    date_from = forms.DateField(
-        required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
-    )
-    date_to = forms.DateField(
-        required=False, label="To", widget=forms.DateInput(attrs={"type": "date"})
-    )
+    date_from = _date_field("From")
+    date_to = _date_field("To")
     favourites = forms.BooleanField(required=False, label="Favourites")
 
     def __init__(self, data: QueryDict, *, members: list[Membership], sizes: list[str]) -> None:
@@ -40,7 +59,8 @@ class FilterForm(forms.Form):
         self.sizes = sizes
 
     def filters(self) -> GalleryFilters:
-        """What was asked for; a malformed value is ignored rather than an error page."""
+        """What was asked for; a malformed value is ignored here (the view shows the form's
+        errors beside their fields and answers 400)."""
         self.is_valid()
         data = self.cleaned_data
         return GalleryFilters(

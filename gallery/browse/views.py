@@ -66,6 +66,7 @@ def grid(request: HtmxRequest) -> HttpResponse:
             "deep": cursor is not None,
             "query": _query(request),
         },
+        status=400 if form.errors else 200,
     )
 
 

@@ -49,4 +49,9 @@ class ShareLinkForm(forms.Form):
             field.widget.attrs["max"] = maximum
             field.help_text = f"Your team allows at most {maximum} days."
         else:
+            # Without a team maximum the calendar is the limit: now + 3,650,000 days is past
+            # the year 9999, so cap it at what the service accepts.
+            field.max_value = sharing_selectors.EXPIRY_MAX_DAYS
+            field.validators.append(MaxValueValidator(sharing_selectors.EXPIRY_MAX_DAYS))
+            field.widget.attrs["max"] = sharing_selectors.EXPIRY_MAX_DAYS
             field.help_text = "Leave empty for a link that never expires."

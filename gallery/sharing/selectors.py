@@ -10,11 +10,16 @@ from gallery.generation.models import GalleryImage
 from gallery.sharing.models import ShareLink
 from gallery.team.models import Membership, Team
 
+# The longest a link may last: ten years (the calendar ends in 9999, so an expiry must be
+# bounded somewhere; past ten years "never expires" says it better).
+EXPIRY_MAX_DAYS = 3650
+
 
 def expiry_limits(team: Team) -> tuple[int | None, int | None]:
-    """(default days, maximum days) for the team; None means "never expires" / "no maximum"."""
-    maximum = team.share_max_expiry_days or None
-    default = team.share_default_expiry_days or None
+    """(default days, maximum days) for the team; None means "never expires" / "no maximum"
+    (even then a link lasts at most ``EXPIRY_MAX_DAYS``)."""
+    maximum = min(team.share_max_expiry_days, EXPIRY_MAX_DAYS) or None
+    default = min(team.share_default_expiry_days, EXPIRY_MAX_DAYS) or None
     if maximum is not None and (default is None or default > maximum):
         default = maximum
     return default, maximum

@@ -21,7 +21,7 @@ from gallery.errors import ApplicationError
 from gallery.generation.models import GalleryImage
 from gallery.sharing.access import UNLOCKED_SESSION_KEY
 from gallery.sharing.models import ShareLink, ShareLinkItem
-from gallery.sharing.selectors import expiry_limits, unshareable_images
+from gallery.sharing.selectors import EXPIRY_MAX_DAYS, expiry_limits, unshareable_images
 from gallery.team.models import Membership
 from gallery.tokens import token_hash, token_new
 
@@ -95,9 +95,10 @@ def share_link_create(
         )
     if expires_in_days is not None and expires_in_days < 1:
         raise ShareError("Expiry must be at least one day.", field="expires_in_days")
-    if expires_in_days is not None and maximum is not None and expires_in_days > maximum:
+    longest = EXPIRY_MAX_DAYS if maximum is None else maximum
+    if expires_in_days is not None and expires_in_days > longest:
         raise ShareError(
-            f"Links in {team.name} can last at most {maximum} days.", field="expires_in_days"
+            f"Links in {team.name} can last at most {longest} days.", field="expires_in_days"
         )
     if password and len(password) < PASSWORD_MIN_CHARS:
         raise ShareError(

@@ -35,3 +35,32 @@ def test_an_upload_over_the_cap_leaves_no_temporary_file_behind(
     assert response.wsgi_request.upload_handlers
     assert sorted(p.name for p in uploads.iterdir()) == []
     assert Reference.objects.count() == 0
+
+
+# -- 7. odd input is a validation error, never a server error ------------------------------------
+
+
+def test_a_date_filter_at_the_end_of_the_calendar_is_a_clear_error(
+    member_client: Client,
+) -> None:
+    response = member_client.get("/", {"date_to": "9999-12-31"})
+    assert response.status_code == 400
+    assert "Enter a date between 1900-01-01 and 2999-12-31." in response.content.decode()
+    # The same for the other end, and for the infinite-scroll fragment.
+    assert member_client.get("/", {"date_from": "0001-01-01"}).status_code == 400
+
+
+def test_a_link_expiry_past_the_calendar_is_a_clear_error(
+    member_client: Client, team: Any, member: Any, media_storage: Path
+) -> None:
+    from tests.factories import make_image
+
+    team.share_max_expiry_days = 0  # no team maximum
+    team.save()
+    image = make_image(team, member, state="approved")
+    response = member_client.post(
+        "/links/new/",
+        {"images": [str(image.public_id)], "create": "1", "expires_in_days": "3650000"},
+    )
+    assert response.status_code == 422
+    assert "Ensure this value is less than or equal to 3650." in response.content.decode()
