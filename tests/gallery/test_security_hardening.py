@@ -64,3 +64,41 @@ def test_a_link_expiry_past_the_calendar_is_a_clear_error(
     )
     assert response.status_code == 422
     assert "Ensure this value is less than or equal to 3650." in response.content.decode()
+
+
+# -- 4. a request the review policy hides cannot be remixed or re-run ----------------------------
+
+
+@pytest.mark.parametrize("state", ["rejected", "pending"])
+def test_a_hidden_request_cannot_be_read_through_remix_or_run_again(
+    team: Any, member: Any, make_user: Any, state: str
+) -> None:
+    from gallery.generation.models import GenerationRequest
+    from gallery.team.models import Membership
+    from gallery.team.services import membership_add
+    from tests.factories import make_item
+
+    team.pending_visible_to_team = False
+    team.save()
+    hidden = make_item(team, member, prompt="the unreleased logo", review_state=state)
+    shown = make_item(team, member, prompt="the approved poster", review_state="approved")
+    colleague = make_user("colleague")
+    membership_add(team=team, user=colleague, role=Membership.Role.MEMBER)
+    client = Client()
+    client.force_login(colleague)
+    requests_before = GenerationRequest.objects.count()
+
+    remix = client.get("/generate/", {"remix": str(hidden.request.public_id)})
+    assert remix.status_code == 404
+    assert "the unreleased logo" not in remix.content.decode()
+    assert client.post(f"/requests/{hidden.request.public_id}/rerun/").status_code == 404
+    assert GenerationRequest.objects.count() == requests_before
+    # A request the colleague can see still remixes; the author still sees their own.
+    assert "the approved poster" in client.get(
+        "/generate/", {"remix": str(shown.request.public_id)}
+    ).content.decode()
+    author = Client()
+    author.force_login(member)
+    assert "the unreleased logo" in author.get(
+        "/generate/", {"remix": str(hidden.request.public_id)}
+    ).content.decode()
