@@ -14,6 +14,7 @@ from gallery.errors import ApplicationError
 from gallery.generation.models import GalleryImage
 from gallery.review.models import ReviewDecision
 from gallery.review.selectors import State, can_review
+from gallery.team.models import Membership
 
 NOTE_MAX_CHARS = 2000
 
@@ -89,17 +90,21 @@ def images_review(
 
 
 @transaction.atomic
-def image_flag(*, image: GalleryImage, user: User, reason: str) -> ReviewDecision:
+def image_flag(*, image: GalleryImage, membership: Membership, reason: str) -> ReviewDecision:
     """A member asks reviewers to look again: the image goes back to pending, with the reason.
 
-    The caller has already checked that ``user`` can see the image (``access_image``).
+    A flag takes an image out of live links while approval is required to share, so only
+    those who can share may flag: viewers cannot. The caller has already checked that the
+    member can see the image (``access_image``).
     """
+    if not membership.can_generate:
+        raise ReviewError("Viewers cannot flag images; ask a member of the team or a reviewer.")
     reason = _clean_note(reason)
     if not reason:
         raise ReviewError("Say what is wrong with the image, so reviewers know what to look at.")
     locked, decision = _record(
         image_id=image.pk,
-        actor=user,
+        actor=membership.user,
         to_state=State.PENDING,
         note=reason,
         kind=ReviewDecision.Kind.FLAG,

@@ -119,7 +119,7 @@ def flag(request: HtmxRequest, public_id: str) -> HttpResponse:
     image = access_image(membership, public_id)
     try:
         review_services.image_flag(
-            image=image, user=membership.user, reason=request.POST.get("reason", "")
+            image=image, membership=membership, reason=request.POST.get("reason", "")
         )
     except ApplicationError as exc:
         error = str(exc)
@@ -129,7 +129,7 @@ def flag(request: HtmxRequest, public_id: str) -> HttpResponse:
         return render(
             request,
             "review/_history.html",
-            {"image": image, "flag_error": error, "can_flag": True},
+            {"image": image, "flag_error": error, "can_flag": membership.can_generate},
             status=422 if error else 200,
         )
     if error:

@@ -31,6 +31,17 @@ def access_link(membership: Membership, public_id: object) -> ShareLink:
     )
 
 
+def link_can_manage(membership: Membership, link: ShareLink) -> bool:
+    """Who may change or revoke a link: the person who made it, the team's owners and admins,
+    and staff reviewers (who can revoke from the admin too). Other members see the link but
+    cannot stop one a colleague gave out; viewers cannot share at all."""
+    if link.team_id != membership.team_id:
+        return False
+    if membership.can_manage or membership.user.is_staff:
+        return True
+    return membership.can_generate and link.created_by_id == membership.user_id
+
+
 def link_resolve(token: str) -> ShareLink:
     """The link a presented token names: Http404 if none, LinkGone if revoked or expired."""
     link = row_for_token(ShareLink.objects.select_related("team"), token)

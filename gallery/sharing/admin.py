@@ -61,6 +61,7 @@ class ShareLinkAdmin(TeamScopedAdmin):
     def revoke_selected(self, request: HttpRequest, queryset: QuerySet[ShareLink]) -> None:
         assert isinstance(request.user, User)
         revoked = sum(
-            sharing_services.share_link_revoke(link=link, user=request.user) for link in queryset
+            sharing_services.share_link_moderate(link=link, reviewer=request.user)
+            for link in queryset
         )
         self.message_user(request, f"{revoked} link(s) revoked.", messages.SUCCESS)

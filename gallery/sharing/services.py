@@ -19,7 +19,7 @@ from django.utils import timezone
 from gallery.accounts.models import User
 from gallery.errors import ApplicationError
 from gallery.generation.models import GalleryImage
-from gallery.sharing.access import UNLOCKED_SESSION_KEY
+from gallery.sharing.access import UNLOCKED_SESSION_KEY, link_can_manage
 from gallery.sharing.models import ShareLink, ShareLinkItem
 from gallery.sharing.selectors import EXPIRY_MAX_DAYS, expiry_limits, unshareable_images
 from gallery.team.models import Membership
@@ -130,8 +130,25 @@ def share_link_create(
 
 
 @transaction.atomic
-def share_link_revoke(*, link: ShareLink, user: User) -> bool:
-    """Revoke ``link`` (idempotent); returns False if it was already revoked."""
+def share_link_revoke(*, link: ShareLink, membership: Membership) -> bool:
+    """Revoke ``link`` as a member of its team (idempotent); returns False if it was already
+    revoked. Only those ``link_can_manage`` allows may: its author, the team's owners and
+    admins, and staff reviewers."""
+    if not link_can_manage(membership, link):
+        raise ShareError("Only the person who made this link, or a team admin, can revoke it.")
+    return _revoke(link, membership.user)
+
+
+@transaction.atomic
+def share_link_moderate(*, link: ShareLink, reviewer: User) -> bool:
+    """Revoke ``link`` as a staff reviewer from the admin (which shows staff only the links of
+    the teams they review); returns False if it was already revoked."""
+    if not (reviewer.is_active and reviewer.is_staff):
+        raise ShareError("Only staff reviewers can revoke links from the admin.")
+    return _revoke(link, reviewer)
+
+
+def _revoke(link: ShareLink, user: User) -> bool:
     changed = ShareLink.objects.filter(pk=link.pk, revoked_at__isnull=True).update(
         revoked_at=timezone.now(), revoked_by=user
     )

@@ -102,8 +102,15 @@ def links(request: HttpRequest) -> HttpResponse:
         request,
         "sharing/links.html",
         {
-            "rows": [(link, link.state_at(now), list(link.items.all())[:4]) for link in rows],
-            "can_share": membership.can_generate,
+            "rows": [
+                (
+                    link,
+                    link.state_at(now),
+                    list(link.items.all())[:4],
+                    sharing_access.link_can_manage(membership, link),
+                )
+                for link in rows
+            ],
         },
     )
 
@@ -111,9 +118,14 @@ def links(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def link_revoke(request: HttpRequest, public_id: str) -> HttpResponse:
-    membership = require_membership(request, generate=True)
+    membership = require_membership(request)
     link = sharing_access.access_link(membership, public_id)
-    if sharing_services.share_link_revoke(link=link, user=membership.user):
+    try:
+        revoked = sharing_services.share_link_revoke(link=link, membership=membership)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return redirect("share-links")
+    if revoked:
         messages.success(request, f"Revoked “{link}”. It stops working now.")
     else:
         messages.info(request, f"“{link}” was already revoked.")

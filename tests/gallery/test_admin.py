@@ -119,7 +119,7 @@ def test_change_form_is_read_only_except_a_logged_decision(
     admin_client: Client, superuser: User, team: Team, member: User, media_storage: Path
 ) -> None:
     image = make_image(team, member, prompt="a red barn")
-    review_services.image_flag(image=image, user=member, reason="too dark")
+    review_services.image_flag(image=image, membership=Membership.objects.get(user=member), reason="too dark")
     url = reverse("admin:gallery_galleryimage_change", args=[image.pk])
     page = admin_client.get(url)
     html = page.content.decode()

@@ -243,7 +243,9 @@ def test_history_fragment_lists_every_decision_newest_first(
 
     image = make_image(team, member)
     review_services.image_review(image=image, reviewer=reviewer, to_state=State.APPROVED, note="ok")
-    review_services.image_flag(image=image, user=member, reason="logo is wrong")
+    review_services.image_flag(
+        image=image, membership=Membership.objects.get(user=member), reason="logo is wrong"
+    )
     review_services.image_review(
         image=image, reviewer=reviewer, to_state=State.REJECTED, note="agreed"
     )

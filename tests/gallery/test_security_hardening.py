@@ -102,3 +102,86 @@ def test_a_hidden_request_cannot_be_read_through_remix_or_run_again(
     assert "the unreleased logo" in author.get(
         "/generate/", {"remix": str(hidden.request.public_id)}
     ).content.decode()
+
+
+# -- 10. who may revoke a link, and who may flag an image ----------------------------------------
+
+
+def _client_for(team: Any, make_user: Any, name: str, role: str) -> tuple[Any, Client]:
+    from gallery.team.services import membership_add
+
+    user = make_user(name)
+    membership_add(team=team, user=user, role=role)
+    client = Client()
+    client.force_login(user)
+    return user, client
+
+
+def test_only_the_author_or_a_team_admin_revokes_a_link(
+    team: Any, member: Any, make_user: Any, media_storage: Path
+) -> None:
+    from gallery.sharing import services as sharing_services
+    from gallery.sharing.models import ShareLink
+    from gallery.team.models import Membership
+    from tests.factories import make_image
+
+    image = make_image(team, member, state="approved")
+    owner_link = sharing_services.share_link_create(
+        membership=Membership.objects.get(team=team, user__username="owner"),
+        images=[image],
+        expires_in_days=7,
+    ).link
+    _, colleague = _client_for(team, make_user, "colleague", Membership.Role.MEMBER)
+    _, viewer = _client_for(team, make_user, "viewer", Membership.Role.VIEWER)
+    _, admin = _client_for(team, make_user, "admin", Membership.Role.ADMIN)
+
+    # A member sees the owner's link but is offered no Revoke button, and a forged POST fails.
+    page = colleague.get("/links/").content.decode()
+    assert str(owner_link.public_id) in page and "Revoke</button>" not in page
+    for client in (colleague, viewer):
+        response = client.post(f"/links/{owner_link.public_id}/revoke/", follow=True)
+        assert "Only the person who made this link, or a team admin" in response.content.decode()
+        owner_link.refresh_from_db()
+        assert owner_link.revoked_at is None
+    # A team admin may.
+    admin.post(f"/links/{owner_link.public_id}/revoke/")
+    owner_link.refresh_from_db()
+    assert owner_link.revoked_at is not None
+    # The author may revoke their own.
+    own = sharing_services.share_link_create(
+        membership=Membership.objects.get(team=team, user=member), images=[image], expires_in_days=7
+    ).link
+    author = Client()
+    author.force_login(member)
+    assert "Revoke</button>" in author.get("/links/").content.decode()
+    author.post(f"/links/{own.public_id}/revoke/")
+    assert ShareLink.objects.get(pk=own.pk).revoked_at is not None
+
+
+def test_a_viewer_cannot_flag_an_image_out_of_live_links(
+    team: Any, member: Any, make_user: Any, media_storage: Path
+) -> None:
+    from gallery.sharing import selectors as sharing_selectors
+    from gallery.sharing import services as sharing_services
+    from gallery.team.models import Membership
+    from tests.factories import make_image
+
+    team.share_requires_approval = True
+    team.save()
+    image = make_image(team, member, state="approved")
+    link = sharing_services.share_link_create(
+        membership=Membership.objects.get(team=team, user=member), images=[image], expires_in_days=7
+    ).link
+    _, viewer = _client_for(team, make_user, "viewer", Membership.Role.VIEWER)
+    response = viewer.post(f"/images/{image.public_id}/flag/", {"reason": "I dislike it"})
+    assert response.status_code == 302
+    image.refresh_from_db()
+    assert image.review_state == "approved"
+    assert sharing_selectors.link_images(link) == [image]
+    assert "Viewers cannot flag images" in viewer.get("/").content.decode()
+    # A member still can: the flag is a safety valve, and it pulls the image until re-approved.
+    _, colleague = _client_for(team, make_user, "colleague", Membership.Role.MEMBER)
+    colleague.post(f"/images/{image.public_id}/flag/", {"reason": "the logo is wrong"})
+    image.refresh_from_db()
+    assert image.review_state == "pending"
+    assert sharing_selectors.link_images(link) == []

@@ -485,7 +485,7 @@ def test_links_page_lists_state_and_counts_in_a_fixed_number_of_queries(
     for n in range(8):
         created = create(membership, [image], note=f"link {n}")
         if n % 3 == 0:
-            sharing_services.share_link_revoke(link=created.link, user=membership.user)
+            sharing_services.share_link_revoke(link=created.link, membership=membership)
     ShareLink.objects.filter(note="link 1").update(expires_at=timezone.now() - timedelta(days=1))
     with django_assert_max_num_queries(len(few.captured_queries)):  # type: ignore[attr-defined]
         response = member_client.get(reverse("share-links"))
