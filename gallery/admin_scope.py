@@ -7,14 +7,16 @@ import json
 from typing import Any
 
 from django.contrib import admin
-from django.db.models import QuerySet
+from django.contrib.admin.utils import get_fields_from_path
+from django.db.models import ForeignKey, QuerySet
+from django.forms import ModelChoiceField
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
 from gallery.accounts.models import User
-from gallery.generation.models import GenerationRequest
 from gallery.review import selectors as review_selectors
+from gallery.team.models import Team
 
 
 def pretty_json(value: object) -> str:
@@ -31,7 +33,41 @@ def thumb_html(public_id: object, size: int = 64) -> str:
     )
 
 
-class TeamScopedAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+def scoped_choices(request: HttpRequest, db_field: ForeignKey[Any, Any]) -> QuerySet[Any] | None:
+    """The rows a foreign key to a team or a person may name for this staff user; None for
+    other relations."""
+    assert isinstance(request.user, User)
+    if db_field.related_model is Team:
+        return review_selectors.reviewable_teams(request.user)
+    if db_field.related_model is User:
+        return review_selectors.reviewable_users(request.user)
+    return None
+
+
+class StaffScopedMixin:
+    """Filters on relations list only what the (scoped) changelist holds, and foreign keys to
+    teams and people offer only the staff user's own."""
+
+    model: Any
+
+    def get_list_filter(self, request: HttpRequest) -> list[Any]:
+        return [self._scoped_filter(entry) for entry in super().get_list_filter(request)]  # type: ignore[misc]
+
+    def _scoped_filter(self, entry: Any) -> Any:
+        if isinstance(entry, str) and get_fields_from_path(self.model, entry)[-1].is_relation:
+            return (entry, admin.RelatedOnlyFieldListFilter)
+        return entry
+
+    def formfield_for_foreignkey(
+        self, db_field: ForeignKey[Any, Any], request: HttpRequest, **kwargs: Any
+    ) -> ModelChoiceField[Any] | None:
+        choices = scoped_choices(request, db_field)
+        if choices is not None:
+            kwargs["queryset"] = choices
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)  # type: ignore[misc,no-any-return]
+
+
+class TeamScopedAdmin(StaffScopedMixin, admin.ModelAdmin):  # type: ignore[type-arg]
     """Staff see the rows of the teams they belong to; superusers see everything."""
 
     team_path = ""
@@ -53,9 +89,12 @@ class SizeFilter(admin.SimpleListFilter):
     lookup = "generation__request__parameters__size"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        # From the changelist's own (scoped) rows: another team's sizes are not listed.
         sizes = (
-            GenerationRequest.objects.exclude(parameters__size=None)
-            .values_list("parameters__size", flat=True)
+            model_admin.get_queryset(request)
+            .exclude(**{self.lookup: None})
+            .order_by()
+            .values_list(self.lookup, flat=True)
             .distinct()
         )
         return [(str(size), str(size)) for size in sorted({str(s) for s in sizes})]

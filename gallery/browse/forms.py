@@ -12,7 +12,6 @@ from gallery.browse.selectors import STATUS_FILTERS, GalleryFilters
 from gallery.generation.models import GalleryImage
 from gallery.team.models import Membership
 
-
 # Filter dates are bounded: a day at the end of the calendar (9999-12-31) has no next day to
 # end the range at, and nothing was generated before 1900 or will be after 2999.
 DATE_MIN, DATE_MAX = date(1900, 1, 1), date(2999, 12, 31)

@@ -12,19 +12,32 @@ from django.db.models import Q, QuerySet
 from gallery.accounts.models import User
 from gallery.generation.models import GalleryImage
 from gallery.review.models import ReviewDecision
-from gallery.team.models import Membership
+from gallery.team.models import Membership, Team
 
 State = GalleryImage.ReviewState
 
 
-def reviewable_teams_q(user: User, *, prefix: str = "") -> Q:
-    """The rows (of images, generations, ...) in the teams ``user`` reviews."""
+def reviewable_teams_q(user: User, *, prefix: str = "", team_id: str = "team_id") -> Q:
+    """The rows (of images, generations, ...) in the teams ``user`` reviews: ``prefix`` leads
+    to the row that holds the team, ``team_id`` names its team column ("pk" on Team)."""
     if not (user.is_active and user.is_staff):
         return Q(pk__in=[])
     if user.is_superuser:
         return Q()
     teams = Membership.objects.filter(user_id=user.pk).values("team_id")
-    return Q(**{f"{prefix}team_id__in": teams})
+    return Q(**{f"{prefix}{team_id}__in": teams})
+
+
+def reviewable_teams(user: User) -> QuerySet[Team]:
+    return Team.objects.filter(reviewable_teams_q(user, team_id="pk"))
+
+
+def reviewable_users(user: User) -> QuerySet[User]:
+    """The people in the teams ``user`` reviews (everyone, for a superuser)."""
+    if user.is_active and user.is_superuser:
+        return User.objects.all()
+    members = Membership.objects.filter(reviewable_teams_q(user)).values("user_id")
+    return User.objects.filter(pk__in=members)
 
 
 def can_review(user: User, image: GalleryImage) -> bool:

@@ -119,7 +119,9 @@ def test_change_form_is_read_only_except_a_logged_decision(
     admin_client: Client, superuser: User, team: Team, member: User, media_storage: Path
 ) -> None:
     image = make_image(team, member, prompt="a red barn")
-    review_services.image_flag(image=image, membership=Membership.objects.get(user=member), reason="too dark")
+    review_services.image_flag(
+        image=image, membership=Membership.objects.get(user=member), reason="too dark"
+    )
     url = reverse("admin:gallery_galleryimage_change", args=[image.pk])
     page = admin_client.get(url)
     html = page.content.decode()
@@ -168,3 +170,46 @@ def test_staff_see_only_their_teams_in_the_admin(
 def test_other_models_are_registered(admin_client: Client, team: Team) -> None:
     for name in ["team", "membership", "user", "reference", "sharelink", "reviewdecision"]:
         assert admin_client.get(reverse(f"admin:gallery_{name}_changelist")).status_code == 200
+
+
+def test_staff_of_one_team_see_nothing_of_another_anywhere_in_the_admin(
+    team: Team, member: User, make_user: Callable[..., User], media_storage: Path
+) -> None:
+    """Issue 13, item 5: every changelist (its "By team" filters included), and the Team,
+    Membership and User admins, show a non-superuser staff user only their own teams."""
+    from django.contrib import admin as django_admin
+
+    staff = make_user("staffer", is_staff=True)
+    membership_add(team=team, user=staff, role=Membership.Role.MEMBER)
+    staff.user_permissions.add(
+        *Permission.objects.filter(content_type__app_label__in=["gallery", "axes"])
+    )
+    make_image(team, member)
+    elsewhere = team_create(name="Zanzibar Secret Team", owner=make_user("zanzibar_owner"))
+    stranger = make_user("zanzibar_member")
+    membership_add(team=elsewhere, user=stranger, role=Membership.Role.MEMBER)
+    make_image(elsewhere, stranger, size="8K-secret")
+    client = Client()
+    client.force_login(staff)
+    pages = 0
+    for model in django_admin.site._registry:
+        if model._meta.app_label != "gallery":
+            continue
+        url = reverse(f"admin:gallery_{model._meta.model_name}_changelist")
+        html = client.get(url).content.decode()
+        pages += 1
+        for secret in ("Zanzibar Secret Team", "zanzibar_owner", "zanzibar_member", "8K-secret"):
+            assert secret not in html, f"{url} shows {secret!r}"
+    assert pages >= 8
+    # Rows of the other team are not there to open either.
+    for name, pk in [("team", elsewhere.pk), ("user", stranger.pk)]:
+        assert client.get(reverse(f"admin:gallery_{name}_change", args=[pk])).status_code == 302
+    # A staff user cannot make anyone (themselves included) a superuser or staff.
+    own = client.get(reverse("admin:gallery_user_change", args=[staff.pk])).content.decode()
+    assert 'name="is_superuser"' not in own and 'name="is_staff"' not in own
+    # Nor move a membership of their team into another one.
+    mine = Membership.objects.get(user=member)
+    change = reverse("admin:gallery_membership_change", args=[mine.pk])
+    client.post(change, {"team": elsewhere.pk, "user": member.pk, "role": "owner"})
+    mine.refresh_from_db()
+    assert mine.team_id == team.pk

@@ -94,14 +94,16 @@ def test_a_hidden_request_cannot_be_read_through_remix_or_run_again(
     assert client.post(f"/requests/{hidden.request.public_id}/rerun/").status_code == 404
     assert GenerationRequest.objects.count() == requests_before
     # A request the colleague can see still remixes; the author still sees their own.
-    assert "the approved poster" in client.get(
-        "/generate/", {"remix": str(shown.request.public_id)}
-    ).content.decode()
+    assert (
+        "the approved poster"
+        in client.get("/generate/", {"remix": str(shown.request.public_id)}).content.decode()
+    )
     author = Client()
     author.force_login(member)
-    assert "the unreleased logo" in author.get(
-        "/generate/", {"remix": str(hidden.request.public_id)}
-    ).content.decode()
+    assert (
+        "the unreleased logo"
+        in author.get("/generate/", {"remix": str(hidden.request.public_id)}).content.decode()
+    )
 
 
 # -- 10. who may revoke a link, and who may flag an image ----------------------------------------
