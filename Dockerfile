@@ -26,4 +26,4 @@ RUN SECRET_KEY=collectstatic-only-build-time-key-not-used-at-runtime VAR_DIR=/tm
 
 USER app
 EXPOSE 8000
-CMD ["gunicorn", "gallery.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--threads", "4"]
+CMD ["gunicorn", "gallery.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--threads", "4", "--logger-class", "gallery.logging.GunicornLogger"]

@@ -292,6 +292,8 @@ if OXEN_SIMULATOR and not OXEN_API_KEY:
     raise ImproperlyConfigured("OXEN_API_KEY: the simulator needs a key too (bin/run sets one)")
 
 LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"))
+# Every line goes through gallery.logging's filter: no Oxen key and no secret link's token
+# (/s/, /join/, /r/) in any log. Gunicorn's own logs get it from --logger-class.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -308,6 +310,10 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
+        # Django's own handlers (its console handler in DEBUG, runserver's request log) would
+        # write records without the redaction: drop them, and let everything reach the root.
+        "django": {"handlers": [], "level": LOG_LEVEL, "propagate": True},
+        "django.server": {"handlers": [], "level": LOG_LEVEL, "propagate": True},
         "django.db.backends": {"level": "WARNING"},
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},

@@ -87,3 +87,29 @@ def test_data_lives_in_named_volumes() -> None:
     assert {"pgdata", "media", "redisdata"} <= set(data["volumes"])
     assert "pgdata:/var/lib/postgresql/data" in data["services"]["db"]["volumes"]
     assert all(service.get("env_file") == ".env" for service in app_services().values())
+
+
+def test_every_gunicorn_redacts_its_logs() -> None:
+    """gunicorn's access log writes request lines and Referers: each one that runs the app
+    (bin/run, docker compose, the image's default) uses the redacting logger class."""
+    import json
+
+    dockerfile_cmd = next(
+        line for line in (ROOT / "Dockerfile").read_text().splitlines() if line.startswith("CMD")
+    )
+    commands = [
+        json.loads(dockerfile_cmd.removeprefix("CMD")),
+        compose()["services"]["web"]["command"],
+        *[
+            shlex.split(line.split(":", 1)[1])[1:]
+            for line in (ROOT / "Procfile").read_text().splitlines()
+            if line.startswith("web:")
+        ],
+    ]
+    assert len(commands) == 3
+    for argv in commands:
+        assert argv[0] == "gunicorn"
+        module, _, name = argv[argv.index("--logger-class") + 1].rpartition(".")
+        from gallery.logging import GunicornLogger
+
+        assert getattr(importlib.import_module(module), name) is GunicornLogger

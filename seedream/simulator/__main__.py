@@ -192,6 +192,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s oxen-sim %(message)s", stream=sys.stderr
     )
+    # httpx logs every URL it fetches at INFO, and a reference URL (``/r/<token>``) is a secret
+    # of the app's that no log may hold (Oxen's own logs are not ours; this one is).
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     stop = threading.Event()
 
     def request_stop(signum: int, frame: types.FrameType | None) -> None:
