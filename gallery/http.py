@@ -1,7 +1,10 @@
-"""The request as the middleware leaves it, for views' type hints."""
+"""The request as the middleware leaves it: its type for views' hints, and who sent it."""
 
 from __future__ import annotations
 
+import ipaddress
+
+from django.conf import settings
 from django.http import HttpRequest
 from django_htmx.middleware import HtmxDetails
 
@@ -11,3 +14,20 @@ class HtmxRequest(HttpRequest):
     request (``HX-Request: true``), so a view can answer with a fragment instead of a page."""
 
     htmx: HtmxDetails
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    """The client's address, for the login and link-password throttles; None when the request
+    names none (a request built in code). Behind a proxy (``BEHIND_PROXY``, which sets
+    SECURE_PROXY_SSL_HEADER) the last entry of X-Forwarded-For, the one our own proxy appended;
+    a client can forge the earlier ones, so nothing else in that header is trusted."""
+    candidates = [str(request.META.get("REMOTE_ADDR", ""))]
+    if getattr(settings, "SECURE_PROXY_SSL_HEADER", None):
+        forwarded = str(request.META.get("HTTP_X_FORWARDED_FOR", ""))
+        candidates.insert(0, forwarded.rsplit(",", 1)[-1])
+    for candidate in candidates:
+        try:
+            return str(ipaddress.ip_address(candidate.strip()))
+        except ValueError:
+            continue
+    return None

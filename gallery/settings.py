@@ -8,6 +8,7 @@ One file for every deployment: the defaults run on one machine with nothing else
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -46,6 +47,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django_htmx",
+    "axes",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
 ]
@@ -61,6 +63,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",  # request.htmx: is this an htmx request
     "gallery.team.middleware.ActiveTeamMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a lockout into its 429 page
 ]
 
 ROOT_URLCONF = "gallery.urls"
@@ -110,6 +113,30 @@ def _database_from_url(name: str, default: str) -> dict[str, object]:
 DATABASES = {"default": _database_from_url("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "gallery.User"
+
+# Sign-in throttling (django-axes): every authenticate() call, /accounts/login/ and
+# /admin/login/ alike, is checked first. Failures are counted per username and per client
+# address (AXES_FAILURE_LIMIT in AXES_COOLOFF_TIME each); past either limit the login answers
+# 429 with Retry-After until the window has passed, the right password included. A superuser
+# unlocks at once by deleting the attempts in the admin ("Access attempts"), or with
+# `manage.py axes_reset_username <name>` / `axes_reset_ip <address>`.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = 10
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_RESET_ON_SUCCESS = True
+# Tries made while locked out do not restart the window: the lock ends when it said it would.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_CLIENT_IP_CALLABLE = "gallery.http.client_ip"  # X-Forwarded-For only from our own proxy
+AXES_LOCKOUT_CALLABLE = "gallery.accounts.views.login_locked_out"
+AXES_DISABLE_ACCESS_LOG = True  # failures are what is counted; successful logins are not kept
+AXES_ENABLE_ADMIN = False  # gallery.accounts.admin registers the attempts, for superusers only
+# Not stored with an attempt's form data: the password (always), and ?next=, which can hold
+# an invitation's /join/<token>/.
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "next"]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

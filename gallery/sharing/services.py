@@ -19,6 +19,7 @@ from django.utils import timezone
 from gallery.accounts.models import User
 from gallery.errors import ApplicationError
 from gallery.generation.models import GalleryImage
+from gallery.http import client_ip
 from gallery.sharing.access import UNLOCKED_SESSION_KEY, link_can_manage
 from gallery.sharing.models import ShareLink, ShareLinkItem
 from gallery.sharing.selectors import EXPIRY_MAX_DAYS, expiry_limits, unshareable_images
@@ -177,17 +178,6 @@ def _remember_unlock(request: HttpRequest, link: ShareLink) -> None:
     request.session.cycle_key()  # a fresh session id once it grants something
 
 
-def client_ip(request: HttpRequest) -> str:
-    """The client's address. Behind a proxy (SECURE_PROXY_SSL_HEADER set) the last entry of
-    X-Forwarded-For, the one our own proxy appended; a client can forge the earlier ones."""
-    if getattr(settings, "SECURE_PROXY_SSL_HEADER", None):
-        forwarded = str(request.META.get("HTTP_X_FORWARDED_FOR", ""))
-        last = forwarded.rsplit(",", 1)[-1].strip()
-        if last:
-            return last
-    return str(request.META.get("REMOTE_ADDR", "unknown"))
-
-
 @dataclass(frozen=True)
 class PasswordLimits:
     window: int  # seconds
@@ -223,7 +213,7 @@ def password_check(request: HttpRequest, link: ShareLink, password: str) -> bool
     ``PasswordRateLimited`` says how long to wait.
     """
     limits = password_limits()
-    keys = _failure_keys(link, client_ip(request))
+    keys = _failure_keys(link, client_ip(request) or "unknown")
     counts = cache.get_many([key for key, _ in keys])
     if any(counts.get(key, 0) >= limit for key, limit in keys):
         raise PasswordRateLimited(limits.window)
