@@ -204,12 +204,15 @@ FILE_UPLOAD_HANDLERS = [
     "django.core.files.uploadhandler.TemporaryFileUploadHandler",
 ]
 
-# Shared-link passwords: failed attempts allowed per window, per link and client, per link and
-# per client address, counted in the shared cache.
+# Shared-link passwords (gallery.sharing.passwords): failed attempts in a window, per link and
+# client and per client (past either, that client waits; nobody else does), and per link from
+# everyone: past SLOW_AFTER the link slows down (each try waits a few seconds after its form was
+# shown, up to MAX_WAIT) rather than locking the right password out for everyone.
 SHARE_PASSWORD_WINDOW_SECONDS = 15 * 60
 SHARE_PASSWORD_ATTEMPTS = 5
-SHARE_PASSWORD_ATTEMPTS_PER_LINK = 20
 SHARE_PASSWORD_ATTEMPTS_PER_CLIENT = 20
+SHARE_PASSWORD_SLOW_AFTER = 50
+SHARE_PASSWORD_MAX_WAIT_SECONDS = 30
 
 # Security headers. HTTPS-only protections follow the scheme of SITE_URL, so a local run over
 # plain http works and a deployment behind TLS passes `manage.py check --deploy`.

@@ -1,26 +1,22 @@
-"""Shared links: creating and revoking them, counting their use, and password checks with
-rate limits."""
+"""Shared links: creating and revoking them, and counting their use (passwords and their
+throttle are in ``passwords``)."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth.hashers import check_password, make_password
-from django.core.cache import cache
+from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.db.models import F
-from django.http import HttpRequest
 from django.utils import timezone
 
 from gallery.accounts.models import User
 from gallery.errors import ApplicationError
 from gallery.generation.models import GalleryImage
-from gallery.http import client_ip
-from gallery.sharing.access import UNLOCKED_SESSION_KEY, link_can_manage
+from gallery.sharing.access import link_can_manage
 from gallery.sharing.models import ShareLink, ShareLinkItem
 from gallery.sharing.selectors import EXPIRY_MAX_DAYS, expiry_limits, unshareable_images
 from gallery.team.models import Membership
@@ -29,17 +25,10 @@ from gallery.tokens import token_hash, token_new
 MAX_ITEMS = 100
 NOTE_MAX_CHARS = 200
 PASSWORD_MIN_CHARS = 6
-SESSION_MAX_LINKS = 50
 
 
 class ShareError(ApplicationError):
     """A link a person asked for and cannot have; the message is for them."""
-
-
-class PasswordRateLimited(Exception):
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(f"too many wrong passwords; retry after {retry_after}s")
-        self.retry_after = retry_after
 
 
 def share_url(token: str) -> str:
@@ -167,63 +156,3 @@ def link_count_download(link: ShareLink) -> None:
     ShareLink.objects.filter(pk=link.pk).update(
         download_count=F("download_count") + 1, last_accessed_at=timezone.now()
     )
-
-
-def _remember_unlock(request: HttpRequest, link: ShareLink) -> None:
-    unlocked = [
-        key for key in request.session.get(UNLOCKED_SESSION_KEY, []) if key != str(link.public_id)
-    ]
-    unlocked.append(str(link.public_id))
-    request.session[UNLOCKED_SESSION_KEY] = unlocked[-SESSION_MAX_LINKS:]
-    request.session.cycle_key()  # a fresh session id once it grants something
-
-
-@dataclass(frozen=True)
-class PasswordLimits:
-    window: int  # seconds
-    per_link_and_client: int
-    per_link: int
-    per_client: int
-
-
-def password_limits() -> PasswordLimits:
-    return PasswordLimits(
-        window=settings.SHARE_PASSWORD_WINDOW_SECONDS,
-        per_link_and_client=settings.SHARE_PASSWORD_ATTEMPTS,
-        per_link=settings.SHARE_PASSWORD_ATTEMPTS_PER_LINK,
-        per_client=settings.SHARE_PASSWORD_ATTEMPTS_PER_CLIENT,
-    )
-
-
-def _failure_keys(link: ShareLink, ip: str) -> list[tuple[str, int]]:
-    limits = password_limits()
-    ip_key = hashlib.sha256(ip.encode()).hexdigest()[:32]
-    return [
-        (f"share-pw:{link.pk}:{ip_key}", limits.per_link_and_client),
-        (f"share-pw:{link.pk}", limits.per_link),
-        (f"share-pw:ip:{ip_key}", limits.per_client),
-    ]
-
-
-def password_check(request: HttpRequest, link: ShareLink, password: str) -> bool:
-    """Check a password for ``link``; on success remember it in the session.
-
-    Failed attempts are counted in the shared cache per link and client, per link and per
-    client, over a fixed window. Past any limit the password is not even checked:
-    ``PasswordRateLimited`` says how long to wait.
-    """
-    limits = password_limits()
-    keys = _failure_keys(link, client_ip(request) or "unknown")
-    counts = cache.get_many([key for key, _ in keys])
-    if any(counts.get(key, 0) >= limit for key, limit in keys):
-        raise PasswordRateLimited(limits.window)
-    if link.password_hash and check_password(password, link.password_hash):
-        _remember_unlock(request, link)
-        return True
-    for key, _ in keys:
-        cache.add(key, 0, timeout=limits.window)
-        try:
-            cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.set(key, 1, timeout=limits.window)
-    return False

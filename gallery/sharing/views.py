@@ -19,10 +19,11 @@ from gallery.generation.models import GalleryImage
 from gallery.media import renditions
 from gallery.media import views as media_views
 from gallery.sharing import access as sharing_access
+from gallery.sharing import passwords
 from gallery.sharing import selectors as sharing_selectors
 from gallery.sharing import services as sharing_services
 from gallery.sharing.forms import ShareLinkForm
-from gallery.sharing.models import ShareLinkItem
+from gallery.sharing.models import ShareLink, ShareLinkItem
 from gallery.team.access import require_membership
 from gallery.team.models import Membership
 
@@ -158,6 +159,33 @@ def _gone(request: HttpRequest) -> HttpResponse:
     return _public(render(request, "sharing/gone.html", status=410))
 
 
+def _password_page(
+    request: HttpRequest,
+    link: ShareLink,
+    token: str,
+    error: str,
+    *,
+    ticket: str = "",
+    limited: bool = False,
+    status: int = 200,
+) -> HttpResponse:
+    form = passwords.password_form(request, link, ticket)
+    return _public(
+        render(
+            request,
+            "sharing/password.html",
+            {
+                "token": token,
+                "error": error,
+                "limited": limited,
+                "waited": form.ticket,
+                "wait_seconds": form.wait_seconds,
+            },
+            status=status,
+        )
+    )
+
+
 @require_http_methods(["GET", "POST"])
 def shared(request: HttpRequest, token: str) -> HttpResponse:
     try:
@@ -166,32 +194,29 @@ def shared(request: HttpRequest, token: str) -> HttpResponse:
         return _gone(request)
     error = ""
     status = 200
-    if request.method == "POST":
+    ticket = request.POST.get("waited", "")
+    if request.method == "POST" and not sharing_access.is_unlocked(request, link):
         try:
-            if sharing_services.password_check(request, link, request.POST.get("password", "")):
+            password = request.POST.get("password", "")
+            if passwords.password_check(request, link, password, ticket):
                 return _public(redirect("shared", token=token))
             error = "That password is not right."
             status = 403
-        except sharing_services.PasswordRateLimited as exc:
-            minutes = max(1, exc.retry_after // 60)
-            response = render(
-                request,
-                "sharing/password.html",
-                {
-                    "token": token,
-                    "limited": True,
-                    "error": f"Too many wrong passwords. Try again in {minutes} minutes.",
-                },
-                status=429,
-            )
+        except passwords.PasswordRateLimited as exc:
+            if exc.slowed:
+                error = (
+                    "Many wrong passwords have been tried on this link, so every try has to "
+                    f"wait a little: try again in {exc.retry_after} seconds."
+                )
+                response = _password_page(request, link, token, error, ticket=ticket, status=429)
+            else:
+                minutes = max(1, exc.retry_after // 60)
+                error = f"Too many wrong passwords. Try again in {minutes} minutes."
+                response = _password_page(request, link, token, error, limited=True, status=429)
             response["Retry-After"] = str(exc.retry_after)
-            return _public(response)
+            return response
     if not sharing_access.is_unlocked(request, link):
-        return _public(
-            render(
-                request, "sharing/password.html", {"token": token, "error": error}, status=status
-            )
-        )
+        return _password_page(request, link, token, error, status=status)
     if request.method == "POST":  # an unlocked visitor re-posting the form
         return _public(redirect("shared", token=token))
     images = sharing_selectors.link_images(link)

@@ -21,6 +21,7 @@ from django.utils import timezone
 from gallery.accounts.models import User
 from gallery.generation.models import GalleryImage
 from gallery.sharing import access as sharing_access
+from gallery.sharing import passwords as sharing_passwords
 from gallery.sharing import services as sharing_services
 from gallery.sharing.models import ShareLink
 from gallery.team.models import Membership, Team
@@ -402,15 +403,62 @@ def test_password_attempts_are_rate_limited_per_link_and_client(
     assert friend.post(path_of(created), {"password": "open sesame"}).status_code == 302
 
 
-def test_password_failures_across_clients_lock_the_link(
+def test_failures_from_many_clients_never_lock_the_right_password_out(
+    membership: Membership, image: GalleryImage
+) -> None:
+    """Issue 13, item 8: 5 wrong tries from each of 4 addresses used to lock the link for
+    everyone for 15 minutes. The per-client limits stop each guesser; the visitor with the
+    password still gets in at once."""
+    created = create(membership, [image], password="open sesame")
+    for n in range(4):
+        guesser = Client(REMOTE_ADDR=f"192.0.2.{n + 1}")
+        for _ in range(5):
+            assert guesser.post(path_of(created), {"password": "nope"}).status_code == 403
+        assert guesser.post(path_of(created), {"password": "nope"}).status_code == 429
+    friend = Client(REMOTE_ADDR="198.51.100.99")
+    assert friend.post(path_of(created), {"password": "open sesame"}).status_code == 302
+
+
+def test_a_link_under_attack_slows_every_try_but_lets_the_password_in(
     membership: Membership, image: GalleryImage, settings: Any
 ) -> None:
-    settings.SHARE_PASSWORD_ATTEMPTS_PER_LINK = 6
+    import time_machine
+
+    settings.SHARE_PASSWORD_SLOW_AFTER = 8
     created = create(membership, [image], password="open sesame")
-    for n in range(6):
-        Client(REMOTE_ADDR=f"192.0.2.{n + 1}").post(path_of(created), {"password": "nope"})
-    late = Client(REMOTE_ADDR="192.0.2.99").post(path_of(created), {"password": "open sesame"})
-    assert late.status_code == 429
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        for n in range(8):  # a botnet: two tries from each of four addresses
+            guesser = Client(REMOTE_ADDR=f"203.0.113.{n // 2 + 1}")
+            guesser.post(path_of(created), {"password": "nope"})
+        assert sharing_passwords.link_wait_seconds(8, sharing_passwords.password_limits()) == 2
+        visitor = Client(REMOTE_ADDR="198.51.100.5")
+        form = visitor.get(path_of(created)).content.decode()
+        assert "every try waits a little" in form
+        waited = re.search(r'name="waited" value="([^"]+)"', form)
+        assert waited
+        # Straight away, even the right password is asked to wait (it is not checked)...
+        hurried = visitor.post(
+            path_of(created), {"password": "open sesame", "waited": waited.group(1)}
+        )
+        assert hurried.status_code == 429
+        assert 0 < int(hurried["Retry-After"]) <= 2
+        assert "try again in 2 seconds" in hurried.content.decode()
+        # ...and a post without a form's ticket (a script) waits the same.
+        assert visitor.post(path_of(created), {"password": "open sesame"}).status_code == 429
+        # A few seconds later the same form opens the link: slowed, never locked.
+        clock.shift(3)
+        opened = visitor.post(
+            path_of(created), {"password": "open sesame", "waited": waited.group(1)}
+        )
+        assert opened.status_code == 302
+        assert visitor.get(media(created, image)).status_code == 200
+    # A ticket is only good for the address and link it was shown to.
+    other = Client(REMOTE_ADDR="198.51.100.6")
+    with time_machine.travel(timezone.now() + timedelta(seconds=5), tick=False):
+        refused = other.post(
+            path_of(created), {"password": "open sesame", "waited": waited.group(1)}
+        )
+    assert refused.status_code == 429
 
 
 def test_password_failures_on_one_client_across_links_are_limited(
