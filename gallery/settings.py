@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
 
 from gallery.env import env_bool, env_choice, env_float, env_int, env_list, env_str, env_url
 
@@ -54,6 +55,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",  # SECURE_CSP, with a nonce
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -79,6 +81,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.csp",  # {{ csp_nonce }}
                 "gallery.context_processors.gallery",
             ],
         },
@@ -217,6 +220,24 @@ SHARE_PASSWORD_MAX_WAIT_SECONDS = 30
 # Security headers. HTTPS-only protections follow the scheme of SITE_URL, so a local run over
 # plain http works and a deployment behind TLS passes `manage.py check --deploy`.
 SECURE_CONTENT_TYPE_NOSNIFF = True
+# Content-Security-Policy on every response, from Django's own middleware: scripts only from
+# our origin or carrying this response's nonce (no inline handlers, no eval: htmx runs with
+# allowEval off), styles likewise. Style *attributes* stay allowed: the tiles' placeholder
+# colours are per-image style attributes, and a style attribute cannot run script. Responses
+# that set their own, stricter policy keep it (media: MEDIA_CSP; shared pages: PAGE_CSP).
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF, CSP.NONCE],
+    "style-src-attr": [CSP.UNSAFE_INLINE],
+    "img-src": [CSP.SELF, "data:", "blob:"],
+    "connect-src": [CSP.SELF],
+    "font-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.NONE],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,45 @@ def browser(chromium_path: str) -> Iterator[Any]:
         browser.close()
 
 
+def is_csp_violation(text: str) -> bool:
+    """Chromium reports a blocked script, style, image or form as a console error naming the
+    Content Security Policy ("Refused to execute inline script because it violates the
+    following Content Security Policy directive: …")."""
+    return "Content Security Policy" in text or "Content-Security-Policy" in text
+
+
+@pytest.fixture(autouse=True)
+def _no_csp_violations(request: pytest.FixtureRequest) -> Iterator[list[str]]:
+    """Every browser context a test opens (its ``page``, a second visitor's, …) reports its
+    console here; a test that made the browser refuse anything under the CSP fails."""
+    if "browser" not in request.fixturenames:
+        yield []
+        return
+    browser = request.getfixturevalue("browser")
+    violations: list[str] = []
+    original = browser.new_context
+
+    def new_context(*args: Any, **kwargs: Any) -> Any:
+        context = original(*args, **kwargs)
+        context.on(
+            "console",
+            lambda message: (
+                violations.append(f"{message.page and message.page.url}: {message.text}")
+                if is_csp_violation(message.text)
+                else None
+            ),
+        )
+        return context
+
+    browser.new_context = new_context
+    try:
+        yield violations
+    finally:
+        browser.new_context = original
+    if violations:
+        pytest.fail("CSP violations in the console:\n" + "\n".join(violations), pytrace=False)
+
+
 @pytest.fixture
 def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1280, "height": 860}, accept_downloads=True)
@@ -58,6 +98,18 @@ def screenshot(page: Any, request: pytest.FixtureRequest) -> Any:
         return path
 
     return take
+
+
+def wait_until(page: Any, expression: str, *, timeout: float = 15_000) -> None:
+    """Wait until ``expression`` is true in the page. Use this, not Playwright's
+    ``wait_for_function``: that one evaluates its string with ``eval`` inside the page, which
+    the app's CSP (no 'unsafe-eval') rightly refuses; ``page.evaluate`` runs outside the
+    page's policy."""
+    deadline = time.monotonic() + timeout / 1000
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout / 1000:.0f} s: {expression}")
+        page.wait_for_timeout(100)
 
 
 def log_in(page: Any, live_server_url: str, username: str, password: str) -> None:

@@ -19,7 +19,7 @@ from django.utils import timezone
 from gallery.accounts.models import User
 from gallery.generation.models import Generation
 from gallery.team.models import Team
-from tests.browser.conftest import log_in
+from tests.browser.conftest import log_in, wait_until
 from tests.conftest import png_bytes
 from tests.factories import make_item
 
@@ -127,7 +127,7 @@ def test_generate_watch_open_copy_remix_compare_download(
     page.set_input_files(
         "#id_uploads", [_payload("fox.png", (200, 80, 30)), _payload("snow.png", (30, 60, 200))]
     )
-    page.wait_for_function("document.querySelectorAll('#ref-list .ref-chip').length === 2")
+    wait_until(page, "document.querySelectorAll('#ref-list .ref-chip').length === 2")
     page.fill("#id_prompt", "The fox from @Image1 in the snow of @Image2")
     page.click(".segmented label:has-text('2')")
     assert page.inner_text("[data-cost-total]") == "$0.08"
@@ -138,8 +138,10 @@ def test_generate_watch_open_copy_remix_compare_download(
     assert page.locator(".tile").count() == 2
     screenshot("progress")
     # Both tiles turn into thumbnails without a reload.
-    page.wait_for_function(
-        "document.querySelectorAll('.tile img[src^=\"/media/t/\"]').length === 2", timeout=30_000
+    wait_until(
+        page,
+        "document.querySelectorAll('.tile img[src^=\"/media/t/\"]').length === 2",
+        timeout=30_000,
     )
     assert page.locator(".tile-progress").count() == 0
     screenshot("gallery")
@@ -219,7 +221,7 @@ def test_generate_errors_keep_everything_entered(
     page.set_input_files(
         "#id_uploads", [_payload(f"r{i}.png", (i * 16, 40, 255 - i * 16)) for i in range(14)]
     )
-    page.wait_for_function("document.querySelectorAll('#ref-list .ref-chip').length === 15")
+    wait_until(page, "document.querySelectorAll('#ref-list .ref-chip').length === 15")
     page.fill("#id_prompt", "fifteen references")
     page.click("button:has-text('Generate')")
     page.wait_for_selector("#ref-errors .field-error:has-text('at most 14')")
@@ -250,13 +252,13 @@ def test_repeat_visit_makes_no_thumbnail_requests(
     request_started.connect(record)
     try:
         log_in(page, live_server.url, "member", PASSWORD)
-        page.wait_for_function(ALL_LOADED)
+        wait_until(page, ALL_LOADED)
         first_visit = len(seen)
         assert first_visit == 6
         page.click("nav >> text=Team")
         page.wait_for_selector("table.members")
         page.click("nav >> text=Gallery")
-        page.wait_for_function(ALL_LOADED)
+        wait_until(page, ALL_LOADED)
         time.sleep(0.3)
         assert len(seen) == first_visit, seen[first_visit:]
         screenshot("repeat-visit")

@@ -12,7 +12,7 @@ from gallery.generation.models import GalleryImage
 from gallery.review.models import ReviewDecision
 from gallery.team.models import Membership, Team
 from gallery.team.services import membership_add
-from tests.browser.conftest import log_in
+from tests.browser.conftest import log_in, wait_until
 from tests.factories import make_image
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -46,7 +46,7 @@ def test_reviewer_approves_and_rejects_from_the_queue_with_the_keyboard(
     page.wait_for_url(f"**/review/{first.public_id}/")
     assert page.locator(".remaining strong").inner_text() == "3"
     assert "prompt 0" in page.locator(".prompt").inner_text()
-    page.wait_for_function("document.querySelector('.review-image img').naturalWidth > 0")
+    wait_until(page, "document.querySelector('.review-image img').naturalWidth > 0")
     screenshot("queue")
 
     # J and K move through the queue without deciding anything.

@@ -10,7 +10,7 @@ from gallery.accounts.models import User
 from gallery.generation.models import GalleryImage
 from gallery.sharing.models import ShareLink
 from gallery.team.models import Team
-from tests.browser.conftest import ARTIFACTS, log_in
+from tests.browser.conftest import ARTIFACTS, log_in, wait_until
 from tests.factories import make_image
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -59,14 +59,7 @@ def test_password_link_opened_logged_out_then_revoked(
     visitor.fill("#share-password", "kite-secret")
     visitor.click("text=Open")
     visitor.wait_for_selector(".shared-item img")
-    # Polled from here: wait_for_function evaluates a string in the page, which its strict
-    # Content-Security-Policy (rightly) refuses.
-    loaded = "document.querySelector('.shared-item img').naturalWidth > 0"
-    for _ in range(100):
-        if visitor.evaluate(loaded):
-            break
-        visitor.wait_for_timeout(100)
-    assert visitor.evaluate(loaded)
+    wait_until(visitor, "document.querySelector('.shared-item img').naturalWidth > 0")
     assert "a blue kite" not in visitor.content()  # prompt hidden by default
     shots = ARTIFACTS / "test_password_link_opened_logged_out_then_revoked--visitor"
     shots.parent.mkdir(parents=True, exist_ok=True)

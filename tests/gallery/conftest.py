@@ -1,0 +1,102 @@
+"""A populated site for tests that walk every page (the CSP check, the form fuzzer)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from gallery.accounts.models import User
+from gallery.generation.models import GalleryImage, Generation, Reference
+from gallery.sharing import services as sharing_services
+from gallery.team import invitations
+from gallery.team.models import Membership, Team
+from gallery.team.services import membership_add, team_create
+from tests.factories import make_image, make_item
+
+
+@dataclass
+class SiteData:
+    owner: User  # owner of the team and a staff reviewer: every page and form is theirs
+    team: Team
+    images: list[GalleryImage]
+    generations: list[Generation]
+    reference: Reference
+    share_token: str
+    password_share_token: str
+    invitation_token: str
+
+    def owner_client(self) -> Client:
+        client = Client()
+        client.force_login(self.owner)
+        return client
+
+    def start_urls(self) -> list[str]:
+        image, other = self.images[0], self.images[1]
+        return [
+            "/",
+            "/generate/",
+            f"/generate/?remix={image.generation.request.public_id}&ref={self.reference.public_id}",
+            "/team/",
+            "/team/settings/",
+            "/links/",
+            f"/links/new/?images={image.public_id}&images={other.public_id}",
+            "/review/",
+            f"/compare/?ids={image.generation.public_id}&ids={other.generation.public_id}",
+            "/accounts/password/",
+            f"/join/{self.invitation_token}/",
+        ]
+
+    def public_urls(self) -> list[str]:
+        return [
+            "/accounts/login/",
+            f"/s/{self.share_token}/",
+            f"/s/{self.password_share_token}/",
+            f"/join/{self.invitation_token}/",
+        ]
+
+
+@pytest.fixture
+def site_data(
+    make_user: Callable[..., User],
+    make_reference: Callable[..., Reference],
+    team: Team,
+    member: User,
+    media_storage: Path,
+    settings: Any,
+) -> SiteData:
+    owner = User.objects.get(username="owner")
+    owner.is_staff = True
+    owner.save()
+    membership_add(team=team_create(name="Second team", owner=make_user("other")), user=owner)
+    images = [
+        make_image(team, member, prompt="an approved harbour", state="approved"),
+        make_image(team, member, prompt="a pending lighthouse", state="pending"),
+        make_image(team, member, prompt="a rejected storm", state="rejected"),
+    ]
+    generations = [
+        make_item(team, member, status="failed", error="Oxen could not make it."),
+        make_item(team, member, status="queued"),
+    ]
+    owner_membership = Membership.objects.get(team=team, user=owner)
+    share = sharing_services.share_link_create(
+        membership=owner_membership, images=images[:1], expires_in_days=7, show_metadata=True
+    )
+    locked = sharing_services.share_link_create(
+        membership=owner_membership, images=images[:1], expires_in_days=7, password="sesame!"
+    )
+    invitation = invitations.invitation_create(membership=owner_membership, role="member")
+    return SiteData(
+        owner=owner,
+        team=team,
+        images=images,
+        generations=generations,
+        reference=make_reference(),
+        share_token=share.token,
+        password_share_token=locked.token,
+        invitation_token=invitation.token,
+    )
