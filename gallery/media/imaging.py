@@ -66,6 +66,7 @@ __all__ = [
     "Thumbnail",
     "content_name",
     "data_uri",
+    "original_for_public",
     "placeholder_colour",
     "placeholder_make",
     "reference_for_oxen",
@@ -870,3 +871,168 @@ def _blurhash_encode(image: Image.Image, x_components: int, y_components: int) -
         for start in range(0, len(data), width * 3)
     ]
     return str(blurhash.encode(rows, x_components, y_components))
+
+
+# --------------------------------------------------------------------------------------------
+# Originals for people outside the team
+
+# What a generated original can carry that its pixels do not need: EXIF (camera-like fields,
+# GPS, a description), XMP and IPTC (an upstream's prompt, provenance such as C2PA in JPEG's
+# APP11 / PNG's caBX), an ICC profile (whose tags hold free text), PNG text chunks, JPEG
+# comments, a JFIF thumbnail, and anything appended after the image ends. The team keeps all of
+# it on its own downloads; a shared link's download gets none of it.
+PUBLIC_JPEG_QUALITY = 95
+_JFIF = b"JFIF\x00"
+_PNG_KEEP = frozenset(
+    {b"IHDR", b"PLTE", b"IDAT", b"IEND", b"tRNS", b"gAMA", b"cHRM", b"sRGB", b"sBIT", b"pHYs"}
+)
+_WEBP_IMAGE_CHUNKS = frozenset({b"VP8 ", b"VP8L", b"VP8X", b"ALPH", b"ANIM", b"ANMF"})
+_WEBP_METADATA_FLAGS = 0x20 | 0x08 | 0x04  # VP8X: ICC profile, EXIF, XMP
+
+
+def original_for_public(
+    source: ImageSource,
+    *,
+    max_bytes: int = RESULT_MAX_BYTES,
+    max_pixels: int = RESULT_MAX_PIXELS,
+) -> bytes:
+    """The original without its metadata, in its own format, for a shared link's download.
+
+    When the pixels need nothing (no ICC profile or an sRGB one, no EXIF rotation), the file's
+    container is rewritten without its metadata segments and chunks, the compressed image data
+    copied as it is: nothing is re-encoded and nothing is lost. Otherwise (a profile that is not
+    sRGB, a rotation, or a structure this does not rewrite) the image is decoded, converted to
+    sRGB, turned upright and re-encoded with no metadata: JPEG at q95, PNG and WebP losslessly.
+    Raises `ImageRejected` for a file that is not a whole JPEG, PNG or WebP.
+    """
+    subject = _Subject.RESULT
+    data = _read(source, max_bytes=max_bytes, subject=subject)
+    im, fmt = _open(data, max_pixels=max_pixels, subject=subject)
+    orientation = _orientation(im, fmt, subject)
+    icc = im.info.get("icc_profile")
+    if orientation == 1 and (not icc or _icc_is_srgb(icc)):
+        stripped = _CONTAINER_STRIPS[fmt](data)
+        if stripped is not None:
+            return stripped
+    _decode(im, fmt, draft=im.size, subject=subject)
+    image = _finish(_workable(im), icc, orientation)
+    if fmt == "JPEG":
+        return _encode(image.convert("RGB"), "JPEG", quality=PUBLIC_JPEG_QUALITY, subsampling=0)
+    if fmt == "WEBP":
+        return _encode(image, "WEBP", lossless=True)
+    return _encode(image, "PNG")
+
+
+def _icc_is_srgb(icc: bytes) -> bool:
+    """Whether stripping the profile leaves the colours as they were (an unreadable profile
+    counts as sRGB, as everywhere else here: its pixels are taken as they are)."""
+    try:
+        return _is_srgb(ImageCms.ImageCmsProfile(io.BytesIO(icc)))
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        return True
+
+
+def _jpeg_without_metadata(data: bytes) -> bytes | None:
+    """The JPEG with only what decoding needs (tables, frame, scans, a bare JFIF header and
+    Adobe's colour-transform marker), up to its end-of-image marker; None if it is malformed."""
+    out = bytearray(b"\xff\xd8")
+    pos, end = 2, len(data)
+    while pos < end:
+        if data[pos] != 0xFF:
+            return None
+        while pos < end and data[pos] == 0xFF:  # fill bytes before a marker
+            pos += 1
+        if pos >= end:
+            return None
+        marker = data[pos]
+        pos += 1
+        if marker == 0xD9:  # end of image: whatever follows (appended data) is dropped
+            return bytes(out + b"\xff\xd9")
+        if 0xD0 <= marker <= 0xD7 or marker == 0x01:  # markers without a length
+            out += bytes((0xFF, marker))
+            continue
+        if pos + 2 > end:
+            return None
+        length = int.from_bytes(data[pos : pos + 2], "big")
+        if length < 2 or pos + length > end:
+            return None
+        payload = data[pos + 2 : pos + length]
+        segment = bytes((0xFF, marker)) + data[pos : pos + length]
+        pos += length
+        if marker == 0xDA:  # start of scan: the entropy-coded data runs to the next marker
+            out += segment
+            scan = pos
+            while True:
+                found = data.find(b"\xff", pos)
+                if found < 0 or found + 1 >= end:
+                    return None
+                following = data[found + 1]
+                if following == 0x00 or 0xD0 <= following <= 0xD7:  # stuffed byte, restart
+                    pos = found + 2
+                    continue
+                out += data[scan:found]
+                pos = found
+                break
+        elif marker == 0xE0:  # APP0: a bare JFIF header (density kept, thumbnail dropped)
+            if payload.startswith(_JFIF) and len(payload) >= 12:
+                out += b"\xff\xe0\x00\x10" + payload[:12] + b"\x00\x00"
+        elif marker == 0xEE:  # APP14 "Adobe": how to read the colour channels
+            if payload.startswith(b"Adobe"):
+                out += segment
+        elif 0xE1 <= marker <= 0xEF or marker == 0xFE:  # EXIF, XMP, ICC, IPTC, C2PA, comments
+            continue
+        else:  # quantization and Huffman tables, the frame header, restart interval
+            out += segment
+    return None
+
+
+def _png_without_metadata(data: bytes) -> bytes | None:
+    """The PNG with only its image and rendering chunks, up to IEND; None if it is malformed
+    or holds a critical chunk this does not know."""
+    out = bytearray(data[:8])
+    pos = 8
+    while pos + 12 <= len(data):
+        length = int.from_bytes(data[pos : pos + 4], "big")
+        kind = data[pos + 4 : pos + 8]
+        stop = pos + 12 + length
+        if stop > len(data):
+            return None
+        if kind in _PNG_KEEP:
+            out += data[pos:stop]
+        elif kind[:1].isupper():
+            return None
+        pos = stop
+        if kind == b"IEND":
+            return bytes(out)
+    return None
+
+
+def _webp_without_metadata(data: bytes) -> bytes | None:
+    """The WebP without its ICCP, EXIF and XMP chunks (and their VP8X flags); None if the RIFF
+    container is malformed."""
+    end = 8 + int.from_bytes(data[4:8], "little")
+    if end > len(data):
+        return None
+    chunks = []
+    pos = 12
+    while pos + 8 <= end:
+        kind = data[pos : pos + 4]
+        size = int.from_bytes(data[pos + 4 : pos + 8], "little")
+        stop = pos + 8 + size + (size & 1)
+        if pos + 8 + size > end:
+            return None
+        chunk = data[pos : min(stop, end)]
+        if kind == b"VP8X" and size >= 10:
+            chunk = chunk[:8] + bytes((chunk[8] & ~_WEBP_METADATA_FLAGS,)) + chunk[9:]
+        if kind in _WEBP_IMAGE_CHUNKS:
+            chunks.append(chunk + (b"\x00" if len(chunk) % 2 else b""))
+        pos = stop
+    body = b"WEBP" + b"".join(chunks)
+    return b"RIFF" + len(body).to_bytes(4, "little") + body
+
+
+_CONTAINER_STRIPS: dict[ImageFormat, Callable[[bytes], bytes | None]] = {
+    "JPEG": _jpeg_without_metadata,
+    "PNG": _png_without_metadata,
+    "WEBP": _webp_without_metadata,
+}

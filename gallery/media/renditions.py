@@ -41,14 +41,22 @@ def grid_rendition[T: HasWidth](renditions: Iterable[T]) -> T:
     return next((r for r in ordered if r.width >= GRID_WIDTH), ordered[-1])
 
 
-def image_rendition(image: GalleryImage, variant: Variant) -> tuple[str, str]:
+def image_rendition(
+    image: GalleryImage, variant: Variant, *, max_width: int | None = None
+) -> tuple[str, str]:
     """(storage name, content type) of one variant of an image.
 
-    thumb: the smallest thumbnail; preview: the largest; download: the original (also what an
-    image stored without thumbnails shows). Uses the image's prefetched thumbnails.
+    thumb: the smallest thumbnail; preview: the largest, or the largest at most ``max_width``
+    wide when one is given; download: the original (also what an image stored without
+    thumbnails shows, unless ``max_width`` is given: then LookupError, as the original would
+    be larger). Uses the image's prefetched thumbnails.
     """
     thumbnails: list[Thumbnail] = by_width(image.thumbnails.all())
     if variant == "download" or not thumbnails:
+        if max_width is not None and variant != "download":
+            raise LookupError(f"no rendition of {image.public_id} within {max_width} px")
         return image.file.name or "", mime_type(image.format)
+    if max_width is not None:
+        thumbnails = [t for t in thumbnails if t.width <= max_width] or thumbnails[:1]
     chosen = thumbnails[0] if variant == "thumb" else thumbnails[-1]
     return chosen.file.name or "", mime_type("WEBP")

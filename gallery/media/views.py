@@ -7,6 +7,8 @@ a year (``immutable``); ``private`` because every one of them is access-checked.
 
 from __future__ import annotations
 
+import io
+
 from django.contrib.auth.decorators import login_required
 from django.core.files.storage import storages
 from django.http import FileResponse, Http404, HttpRequest
@@ -17,6 +19,7 @@ from gallery.browse.access import access_image
 from gallery.generation.access import access_reference
 from gallery.generation.models import GalleryImage
 from gallery.generation.references import reference_from_signed_token
+from gallery.media import imaging
 from gallery.media.access import access_thumbnail
 from gallery.media.renditions import Variant, image_rendition
 from gallery.team.access import require_membership
@@ -44,6 +47,11 @@ def file_response(
     response = FileResponse(
         handle, content_type=content_type, as_attachment=bool(download_as), filename=download_as
     )
+    return _protected(response, download_as=download_as, cache_control=cache_control)
+
+
+def _protected[R: HttpResponseBase](response: R, *, download_as: str, cache_control: str) -> R:
+    """The headers every media response carries: nothing but the image it claims to be."""
     if not download_as:
         response["Content-Disposition"] = "inline"
     response["X-Content-Type-Options"] = "nosniff"
@@ -55,12 +63,44 @@ def file_response(
 
 
 def media_response(
-    image: GalleryImage, variant: Variant, *, cache_control: str = "private, no-store"
+    image: GalleryImage,
+    variant: Variant,
+    *,
+    cache_control: str = "private, no-store",
+    max_width: int | None = None,
 ) -> FileResponse:
-    """One variant of an image (see ``image_rendition``) through ``file_response``."""
-    name, content_type = image_rendition(image, variant)
-    download_as = f"seedream-{image.public_id}.{image.extension}" if variant == "download" else ""
-    return file_response(name, content_type, download_as=download_as, cache_control=cache_control)
+    """One variant of an image (see ``image_rendition``) through ``file_response``; 404 when
+    ``max_width`` leaves no rendition to show."""
+    try:
+        name, content_type = image_rendition(image, variant, max_width=max_width)
+    except LookupError:
+        raise Http404("No rendition of this image is small enough.") from None
+    return file_response(
+        name, content_type, download_as=_download_name(image, variant), cache_control=cache_control
+    )
+
+
+def public_original_response(image: GalleryImage) -> HttpResponseBase:
+    """The original for people outside the team (a shared link's download): the same headers,
+    with its metadata stripped (``imaging.original_for_public``); the team's own download
+    keeps the file as Oxen made it."""
+    name, content_type = image_rendition(image, "download")
+    try:
+        with storages["default"].open(name, "rb") as handle:
+            clean = imaging.original_for_public(handle)
+    except OSError:
+        raise Http404("The file is missing.") from None
+    except imaging.ImageRejected:
+        raise Http404("The file cannot be served.") from None
+    download_as = _download_name(image, "download")
+    response = FileResponse(
+        io.BytesIO(clean), content_type=content_type, as_attachment=True, filename=download_as
+    )
+    return _protected(response, download_as=download_as, cache_control="private, no-store")
+
+
+def _download_name(image: GalleryImage, variant: Variant) -> str:
+    return f"seedream-{image.public_id}.{image.extension}" if variant == "download" else ""
 
 
 IMMUTABLE = "private, max-age=31536000, immutable"

@@ -26,7 +26,13 @@ class ShareLinkForm(forms.Form):
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
     allow_download = forms.BooleanField(
-        required=False, initial=True, label="Allow downloading the originals"
+        required=False,
+        initial=True,
+        label="Allow downloading the originals",
+        help_text=(
+            "Downloads come without the files' metadata. Off: people see each image at most "
+            f"{sharing_selectors.PREVIEW_WIDTH_WITHOUT_DOWNLOAD} px wide and cannot download it."
+        ),
     )
     show_metadata = forms.BooleanField(
         required=False, initial=False, label="Show the prompt and parameters"

@@ -13,6 +13,9 @@ from gallery.team.models import Membership, Team
 # The longest a link may last: ten years (the calendar ends in 9999, so an expiry must be
 # bounded somewhere; past ten years "never expires" says it better).
 EXPIRY_MAX_DAYS = 3650
+# With downloads off, people outside the team see each image at most this wide (the largest
+# thumbnail that fits), not the 1600 px preview; the share form says so.
+PREVIEW_WIDTH_WITHOUT_DOWNLOAD = 800
 
 
 def expiry_limits(team: Team) -> tuple[int | None, int | None]:

@@ -247,7 +247,8 @@ def shared_media(
     request: HttpRequest, token: str, public_id: str, variant: str
 ) -> HttpResponseBase:
     """Media under a link, checked on every request: the link is live, the image is in it, the
-    password was given in this session, and originals only when downloads are allowed."""
+    password was given in this session, and originals only when downloads are allowed (then
+    without their metadata; without downloads, previews at most 800 px wide)."""
     if variant not in renditions.VARIANTS:
         raise Http404("No such variant.")
     try:
@@ -259,7 +260,9 @@ def shared_media(
     if variant == "download" and not link.allow_download:
         raise Http404("Downloads are off for this link.")
     image = sharing_access.link_image(link, public_id)
-    response = media_views.media_response(image, variant)
     if variant == "download":
+        response = media_views.public_original_response(image)
         sharing_services.link_count_download(link)
-    return response
+        return response
+    capped = None if link.allow_download else sharing_selectors.PREVIEW_WIDTH_WITHOUT_DOWNLOAD
+    return media_views.media_response(image, variant, max_width=capped)
