@@ -5,7 +5,9 @@ from __future__ import annotations
 import ipaddress
 
 from django.conf import settings
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponseRedirect
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django_htmx.middleware import HtmxDetails
 
 
@@ -31,3 +33,15 @@ def client_ip(request: HttpRequest) -> str | None:
         except ValueError:
             continue
     return None
+
+
+def redirect_to_next(request: HttpRequest, fallback: str = "home") -> HttpResponseRedirect:
+    """Back to the page a form came from (its ``next`` field) when that is a path on this site,
+    else to the ``fallback`` view. Only a path is followed: ``django.shortcuts.redirect`` would
+    take "0" or "home" for a view name, and another host is never a target."""
+    target = str(request.POST.get("next", ""))
+    if not target.startswith("/") or not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        target = reverse(fallback)
+    return HttpResponseRedirect(target)

@@ -28,6 +28,8 @@ class Field:
     value: str = ""
     options: list[str] = field(default_factory=list)
     multiple: bool = False
+    checked: bool = False  # a checkbox or radio that is on, an option that is selected
+    selected: str | None = None  # a select's selected option
 
 
 @dataclass
@@ -41,6 +43,23 @@ class Form:
     @property
     def path(self) -> str:
         return urlsplit(self.action).path
+
+    def as_submitted(self) -> dict[str, Any]:
+        """What a browser sends for this form as the page shows it (no button pressed)."""
+        data: dict[str, Any] = {}
+        for item in self.fields:
+            if item.kind == "submit" or item.kind == "file":
+                continue
+            if item.kind in ("checkbox", "radio") and not item.checked:
+                continue
+            if item.kind == "select":
+                value = item.selected if item.selected is not None else next(iter(item.options), "")
+            elif item.kind in ("checkbox", "radio"):
+                value = item.value or "on"
+            else:
+                value = item.value
+            data.setdefault(item.name, []).append(value)
+        return {name: values[0] if len(values) == 1 else values for name, values in data.items()}
 
     def signature(self) -> tuple[str, str, tuple[str, ...]]:
         """Forms with the same method, view and field names are the same form on another object."""
@@ -61,7 +80,13 @@ class Site:
     pages: list[Page] = field(default_factory=list)
     forms: list[Form] = field(default_factory=list)
     query_params: set[str] = field(default_factory=set)
+    param_pages: dict[str, set[str]] = field(default_factory=dict)  # parameter -> paths using it
     links: set[str] = field(default_factory=set)
+
+    def add_params(self, path: str, names: Iterable[str]) -> None:
+        for name in names:
+            self.query_params.add(name)
+            self.param_pages.setdefault(name, set()).add(path)
 
     def unique_forms(self) -> list[Form]:
         seen: dict[tuple[str, str, tuple[str, ...]], Form] = {}
@@ -110,7 +135,9 @@ class _PageParser(HTMLParser):
             kind = a.get("type", "text" if tag == "input" else "submit").lower()
             if kind in ("submit", "button", "image", "reset") and tag == "input":
                 kind = "submit"
-            item = Field(name=a["name"], kind=kind, value=a.get("value", ""))
+            item = Field(
+                name=a["name"], kind=kind, value=a.get("value", ""), checked="checked" in a
+            )
             if tag == "button" or kind == "submit":
                 item.kind = "submit"
             self._add(item, a.get("form", ""))
@@ -122,6 +149,8 @@ class _PageParser(HTMLParser):
             self._add(self._select, a.get("form", ""))
         elif tag == "option" and self._select is not None:
             self._select.options.append(a.get("value", ""))
+            if "selected" in a:
+                self._select.selected = a.get("value", "")
 
     def handle_data(self, data: str) -> None:
         if self._textarea is not None:
@@ -188,7 +217,8 @@ def crawl(get: Callable[[str], Any], start: Iterable[str], *, max_pages: int = 2
         if shapes[shape] > 3:
             continue
         site.links.add(url)
-        site.query_params.update(name for name, _ in parse_qsl(urlsplit(url).query))
+        parts = urlsplit(url)
+        site.add_params(parts.path, (name for name, _ in parse_qsl(parts.query)))
         response = get(url)
         content_type = response.get("Content-Type", "")
         html = response.content.decode(errors="replace") if "html" in content_type else ""
@@ -210,5 +240,5 @@ def crawl(get: Callable[[str], Any], start: Iterable[str], *, max_pages: int = 2
         queue.extend(links)
         for form in forms:
             if form.method == "get":
-                site.query_params.update(f.name for f in form.fields)
+                site.add_params(form.path, (f.name for f in form.fields))
     return site

@@ -9,7 +9,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
 from gallery.browse import services as browse_services
@@ -20,7 +20,7 @@ from gallery.browse.selectors import Cursor, gallery_neighbours, gallery_page, g
 from gallery.errors import ApplicationError
 from gallery.generation import request_export
 from gallery.generation.models import Generation
-from gallery.http import HtmxRequest
+from gallery.http import HtmxRequest, redirect_to_next
 from gallery.team.access import require_membership
 from gallery.team.selectors import team_members
 from gallery.templatetags.gallery_tags import money, param
@@ -177,12 +177,7 @@ def favourite(request: HtmxRequest, public_id: str) -> HttpResponse:
     )
     if request.htmx:
         return render(request, "browse/grid.html#favourite", {"image": image, "is_favourite": on})
-    target = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        target = reverse("home")
-    return redirect(target)
+    return redirect_to_next(request)
 
 
 @login_required

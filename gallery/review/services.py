@@ -24,7 +24,9 @@ class ReviewError(ApplicationError):
 
 
 def _clean_note(note: str) -> str:
-    note = note.strip()
+    # Notes come straight from a request, not through a form field (whose validator would
+    # refuse it): a NUL byte cannot be stored in PostgreSQL text and means nothing here.
+    note = note.replace("\x00", "").strip()
     if len(note) > NOTE_MAX_CHARS:
         raise ReviewError(f"Keep the note under {NOTE_MAX_CHARS} characters.")
     return note

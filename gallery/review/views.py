@@ -9,15 +9,13 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
-from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from gallery.accounts.models import User
 from gallery.browse.access import access_image
 from gallery.errors import ApplicationError
 from gallery.generation.models import GalleryImage
-from gallery.http import HtmxRequest
+from gallery.http import HtmxRequest, redirect_to_next
 from gallery.media import renditions
 from gallery.media import views as media_views
 from gallery.review import access as review_access
@@ -136,9 +134,4 @@ def flag(request: HtmxRequest, public_id: str) -> HttpResponse:
         messages.error(request, error)
     else:
         messages.success(request, "Thanks: the image is back in front of the reviewers.")
-    target = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        target = reverse("home")
-    return redirect(target)
+    return redirect_to_next(request)

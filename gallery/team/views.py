@@ -11,11 +11,11 @@ from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from gallery.accounts.models import User
 from gallery.errors import ApplicationError, form_add_error
+from gallery.http import redirect_to_next
 from gallery.team import invitations
 from gallery.team import services as team_services
 from gallery.team.access import (
@@ -51,12 +51,7 @@ def team_settings(request: HttpRequest) -> HttpResponse:
 def team_switch(request: HttpRequest) -> HttpResponse:
     membership = team_services.team_switch(request, team_public_id=request.POST.get("team", ""))
     messages.success(request, f"You are now working in {membership.team.name}.")
-    target = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        target = "home"
-    return redirect(target)
+    return redirect_to_next(request)
 
 
 def _team_context(membership: Membership, **extra: Any) -> dict[str, Any]:

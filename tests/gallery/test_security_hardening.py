@@ -187,3 +187,46 @@ def test_a_viewer_cannot_flag_an_image_out_of_live_links(
     image.refresh_from_db()
     assert image.review_state == "pending"
     assert sharing_selectors.link_images(link) == []
+
+
+# -- 7. found by the fuzz test ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("target", ["0", "home", "gallery-detail", "https://evil.example/"])
+def test_a_next_field_that_is_not_a_path_goes_home(
+    member_client: Client, team: Any, member: Any, media_storage: Path, target: str
+) -> None:
+    """django.shortcuts.redirect took "0" for a view name (NoReverseMatch: a 500); an unsafe
+    or odd ``next`` now falls back to the gallery."""
+    from tests.factories import make_image
+
+    image = make_image(team, member, state="approved")
+    response = member_client.post(
+        f"/images/{image.public_id}/favourite/", {"on": "1", "next": target}
+    )
+    assert (response.status_code, response["Location"]) == (302, "/")
+    switched = member_client.post("/teams/switch/", {"team": str(team.public_id), "next": target})
+    assert (switched.status_code, switched["Location"]) == (302, "/")
+    flagged = member_client.post(
+        f"/images/{image.public_id}/flag/", {"reason": "odd", "next": target}
+    )
+    assert (flagged.status_code, flagged["Location"]) == (302, "/")
+    # A path on this site is still where the form goes back to.
+    back = member_client.post(
+        f"/images/{image.public_id}/favourite/", {"on": "0", "next": "/?q=fox"}
+    )
+    assert back["Location"] == "/?q=fox"
+
+
+def test_a_review_note_with_a_nul_byte_is_stored_without_it(
+    member_client: Client, team: Any, member: Any, media_storage: Path
+) -> None:
+    """PostgreSQL text cannot hold NUL: the flag's reason, read straight from the request, was
+    a DataError (500)."""
+    from gallery.review.models import ReviewDecision
+    from tests.factories import make_image
+
+    image = make_image(team, member, state="approved")
+    response = member_client.post(f"/images/{image.public_id}/flag/", {"reason": "bad\x00logo"})
+    assert response.status_code == 302
+    assert ReviewDecision.objects.get(image=image).note == "badlogo"
