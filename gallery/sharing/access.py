@@ -31,6 +31,20 @@ def access_link(membership: Membership, public_id: object) -> ShareLink:
     )
 
 
+def may_manage_link(membership: Membership, link: ShareLink) -> bool:
+    """Who may see a link's address again, change it or revoke it: the sharing rule, written
+    once (today: anyone in the link's team who may share, i.e. not a viewer)."""
+    return link.team_id == membership.team_id and membership.can_generate
+
+
+def access_link_to_manage(membership: Membership, public_id: object) -> ShareLink:
+    """A link the member may manage (``may_manage_link``); 404 otherwise, like any other."""
+    link = access_link(membership, public_id)
+    if not may_manage_link(membership, link):
+        raise Http404("No such link.")
+    return link
+
+
 def link_resolve(token: str) -> ShareLink:
     """The link a presented token names: Http404 if none, LinkGone if revoked or expired."""
     link = row_for_token(ShareLink.objects.select_related("team"), token)
