@@ -108,23 +108,40 @@
     }
     function note(id, text) {
       var item = document.getElementById(id);
-      if (!text) { if (item) item.remove(); return; }
+      if (!text) { if (item) item.remove(); return null; }
       if (!item) {
         item = document.createElement("li");
         item.id = id; item.className = "field-error";
         errors.appendChild(item);
       }
       item.textContent = text;
+      return item;
+    }
+    // Files left out of a drop: Generate waits until the person says the first ones will do
+    // (or changes the list), so nothing is generated without a reference they asked for.
+    function leftOut(text) {
+      var item = note("ref-left-out", text);
+      if (item) {
+        var ok = document.createElement("button");
+        ok.type = "button"; ok.className = "btn btn-small"; ok.setAttribute("data-ref-accept", "");
+        ok.textContent = "Use these " + ids().length;
+        item.appendChild(document.createTextNode(" "));
+        item.appendChild(ok);
+      }
+      refreshCount();
     }
     function refreshCount() {
       var count = ids().length;
       var over = count > max;
+      var pending = !!document.getElementById("ref-left-out");
       note("ref-count-note", over ? overMessage.replace("{count}", count).replace("{extra}", count - max) : "");
       if (submit) {
-        submit.disabled = over || unavailable;
-        if (over) submit.setAttribute("aria-describedby", "ref-count-note");
+        submit.disabled = over || pending || unavailable;
+        if (over || pending) submit.setAttribute("aria-describedby", over ? "ref-count-note" : "ref-left-out");
         else submit.removeAttribute("aria-describedby");
       }
+      var accept = document.querySelector("[data-ref-accept]");
+      if (accept) accept.textContent = "Use these " + count;
       zone.classList.toggle("dropzone-full", count >= max);
     }
     function addChip(chip) {
@@ -144,13 +161,13 @@
       var kept = files.slice(0, room);
       var left = files.slice(kept.length);
       if (left.length) {
-        note("ref-left-out", kept.length
+        leftOut(kept.length
           ? "Seedream takes at most " + max + " reference images, so only the first " + kept.length +
             " of these " + files.length + " files were added. Left out: " + names(left) + "."
           : "Seedream takes at most " + max + " reference images and " + max +
             " are already here. Remove one to add another. Left out: " + names(left) + ".");
       } else {
-        note("ref-left-out", "");
+        leftOut("");
       }
       input.value = "";
       if (!kept.length) return;
@@ -172,7 +189,7 @@
         var holder = document.createElement("div");
         holder.innerHTML = html;
         Array.prototype.forEach.call(holder.querySelectorAll("[data-uploaded] > .ref-chip"), addChip);
-        Array.prototype.forEach.call(errors.querySelectorAll("li:not(#ref-count-note):not(#ref-left-out)"), function (li) {
+        Array.prototype.forEach.call(errors.querySelectorAll("li:not(#ref-count-note):not(#ref-left-out):not(#ref-full-note)"), function (li) {
           li.remove();
         });
         Array.prototype.forEach.call(holder.querySelectorAll("[data-upload-errors] > li"), function (li) {
@@ -203,6 +220,11 @@
       event.preventDefault();
       upload(event.dataTransfer.files);
     });
+    errors.addEventListener("click", function (event) {
+      if (!event.target.closest("[data-ref-accept]")) return;
+      leftOut("");
+      if (submit && !submit.disabled) submit.focus();
+    });
     // Tests and other scripts can hand files to the drop zone as a drop would.
     zone.addEventListener("gallery:files", function (event) { upload(event.detail); });
 
@@ -211,7 +233,7 @@
       var chip = event.target.closest(".ref-chip");
       if (!chip) return;
       if (event.target.closest("[data-ref-remove]")) {
-        chip.remove(); note("ref-left-out", ""); refreshCount(); input.focus(); return;
+        chip.remove(); note("ref-full-note", ""); leftOut(""); input.focus(); return;
       }
       var move = event.target.closest("[data-ref-move]");
       if (!move) return;
@@ -249,7 +271,7 @@
       var id = item.getAttribute("data-library-ref");
       if (ids().indexOf(id) !== -1) return;
       if (ids().length >= max) {
-        note("ref-left-out", "Seedream takes at most " + max + " reference images. Remove one to add another.");
+        note("ref-full-note", "Seedream takes at most " + max + " reference images. Remove one to add another.");
         return;
       }
       var chip = template.content.firstElementChild.cloneNode(true);
