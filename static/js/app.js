@@ -196,6 +196,9 @@
           errors.appendChild(li);
         });
         refreshCount();
+        // The new uploads are in the team library now: show its first page again.
+        var search = document.getElementById("library-search");
+        if (search && window.htmx) window.htmx.trigger(search, "submit");
       }).catch(function (error) {
         note("ref-upload-failed", (error && error.message ? error.message : "The upload failed.") +
           " Nothing was added; try again, or choose fewer files.");

@@ -41,7 +41,7 @@ def test_password_link_opened_logged_out_then_revoked(
 
     log_in(page, live_server.url, "member", "correct horse battery")
     page.goto(f"{live_server.url}/links/new/?images={image.public_id}")
-    page.fill("#id_expires_in_days", "5")
+    page.select_option("#id_expires_in_days", "7")
     page.fill("#id_password", "kite-secret")
     page.fill("#id_note", "For the kite client")
     screenshot("new-link")
@@ -84,7 +84,7 @@ def test_password_link_opened_logged_out_then_revoked(
     page.goto(f"{live_server.url}/links/")
     row = page.locator(".link-row", has_text="For the kite client")
     assert "1" in row.locator(".num").first.inner_text()
-    row.locator("text=Revoke").click()
+    row.locator("button:has-text('Revoke')").click()
     page.wait_for_selector(".link-row.link-revoked")
     screenshot("revoked")
 
