@@ -40,7 +40,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -48,25 +47,12 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.fresh_database import fresh_database  # noqa: E402
+
 IN_FLIGHT = 4
 POLL_SECONDS = 2.0
 WRITE_EVERY = 5.0
 SECRET = "bench-live-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"  # noqa: S105
-
-
-def _prepare_database(url: str | None) -> str:
-    if url is None:
-        folder = tempfile.mkdtemp(prefix="bench-live-")
-        return f"sqlite:///{folder}/gallery.sqlite3"
-    import psycopg
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    admin = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return url
 
 
 def _fill(browsers: int) -> tuple[list[str], list[str]]:
@@ -329,7 +315,7 @@ def main() -> None:
     parser.add_argument("--database-url")
     options = parser.parse_args()
 
-    database = _prepare_database(options.database_url)
+    database = fresh_database(options.database_url, prefix="bench-live-")
     var = tempfile.mkdtemp(prefix="bench-live-var-")
     env = {
         **{k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "OXEN_API_KEY")},

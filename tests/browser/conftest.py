@@ -55,6 +55,16 @@ def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
 
 
 @pytest.fixture
+def second_page(browser: Any) -> Iterator[Any]:
+    """Another browser with its own cookies: a teammate, or a visitor without an account."""
+    context = browser.new_context(viewport={"width": 1280, "height": 860}, accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+@pytest.fixture
 def screenshot(page: Any, request: pytest.FixtureRequest) -> Any:
     """``screenshot("step")`` saves test-artifacts/screenshots/<test>--<step>.png."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +16,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def visitor(browser: Any) -> Iterator[Any]:
+def visitor(second_page: Any) -> Any:
     """A second, logged-out browser."""
-    context = browser.new_context(viewport={"width": 1100, "height": 800}, accept_downloads=True)
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    yield page
-    context.close()
+    second_page.set_viewport_size({"width": 1100, "height": 800})
+    return second_page
 
 
 def test_password_link_opened_logged_out_then_revoked(

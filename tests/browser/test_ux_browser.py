@@ -5,7 +5,6 @@ page. Screenshots go to test-artifacts/screenshots/, axe results to test-artifac
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -39,16 +38,6 @@ def _payload(name: str, colour: tuple[int, int, int]) -> dict[str, Any]:
 
 def _files(count: int) -> list[dict[str, Any]]:
     return [_payload(f"r{i}.png", (i * 11 % 256, 40 + i * 7, 255 - i * 9)) for i in range(count)]
-
-
-@pytest.fixture
-def second_page(browser: Any) -> Iterator[Any]:
-    """Another browser (its own cookies): a teammate, or a visitor without an account."""
-    context = browser.new_context(viewport={"width": 1280, "height": 860}, accept_downloads=True)
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    yield page
-    context.close()
 
 
 def _shot(page: Any, name: str) -> None:
