@@ -25,26 +25,12 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-
-def _prepare_database(url: str | None) -> str:
-    if url is None:
-        folder = tempfile.mkdtemp(prefix="bench-gallery-")
-        return f"sqlite:///{folder}/gallery.sqlite3"
-    import psycopg
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    admin = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return url
+from bench.fresh_database import fresh_database  # noqa: E402
 
 
 def _fill(items: int) -> None:
@@ -143,7 +129,7 @@ def main() -> None:
     parser.add_argument("--database-url", default=None)
     args = parser.parse_args()
 
-    os.environ["DATABASE_URL"] = _prepare_database(args.database_url)
+    os.environ["DATABASE_URL"] = fresh_database(args.database_url, prefix="bench-gallery-")
     os.environ.setdefault("DEBUG", "true")
     os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-0123456789abcdefghijklmnop")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gallery.settings")

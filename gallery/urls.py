@@ -3,10 +3,11 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from gallery import health
+from gallery import health, pages
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
+    path("favicon.ico", pages.favicon, name="favicon"),
     path("admin/", admin.site.urls),
     path("", include("gallery.accounts.urls")),
     path("", include("gallery.browse.urls")),
@@ -16,3 +17,8 @@ urlpatterns = [
     path("", include("gallery.sharing.urls")),
     path("", include("gallery.team.urls")),
 ]
+
+handler400 = pages.bad_request
+handler403 = pages.permission_denied
+handler404 = pages.page_not_found
+handler500 = pages.server_error

@@ -1,10 +1,11 @@
 """Walk the app as its pages link to each other, and list what a person can submit.
 
 Starting from a few pages, :func:`crawl` follows every same-site link (``href``, htmx's
-``hx-get``) and records each HTML page with the forms on it (``<form>`` and htmx's
-``hx-post``), their fields and the query parameters the app's own links carry. The CSP test
-checks every page it finds; the fuzz test submits odd values to every form and parameter it
-finds, so a new page, form or filter is covered as soon as something links to it.
+``hx-get``, the live poll's ``data-live``) and records each HTML page with the forms on it
+(``<form>`` and htmx's ``hx-post``), their fields and the query parameters the app's own links
+carry. The CSP test checks every page it finds; the fuzz test submits odd values to every form
+and parameter it finds, so a new page, form or filter is covered as soon as something links
+to it.
 """
 
 from __future__ import annotations
@@ -117,7 +118,8 @@ class _PageParser(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = {key: value or "" for key, value in attrs}
-        for attr in ("href", "hx-get"):
+        # data-live: the address the page's live poll (app.js) asks for changes.
+        for attr in ("href", "hx-get", "data-live"):
             if attr in a and tag != "link":
                 self.links.append(a[attr])
         if tag == "form" or (tag != "form" and "hx-post" in a):

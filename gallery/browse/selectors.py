@@ -11,7 +11,8 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from django.contrib.postgres.search import SearchQuery, SearchVectorField
 from django.db import connection
-from django.db.models import Exists, F, Func, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, F, Func, Max, OuterRef, Prefetch, Q, QuerySet
+from django.http import Http404
 from django.utils import timezone
 
 from gallery.access import first_or_404, parse_public_id
@@ -33,6 +34,7 @@ TILE_FIELDS = (
     "public_id",
     "status",
     "created_at",
+    "updated_at",
     "last_error",
     "index",
     "team_id",
@@ -46,6 +48,7 @@ TILE_FIELDS = (
     "image__width",
     "image__height",
     "image__average_color",
+    "image__placeholder",
     "image__review_state",
     "image__format",
     "image__sha256",
@@ -168,7 +171,17 @@ def gallery_page(
         queryset = queryset.filter(created_at__lte=cursor.created_at).filter(
             Q(created_at__lt=cursor.created_at) | Q(created_at=cursor.created_at, id__lt=cursor.pk)
         )
-    rows = list(
+    rows = list(_tiles(queryset, user_id).order_by("-created_at", "-id")[: size + 1])
+    more = len(rows) > size
+    items: list[Generation] = list(rows[:size])
+    next_cursor = Cursor(items[-1].created_at, items[-1].pk).encode() if more and items else None
+    return GalleryPage(items=items, next_cursor=next_cursor)
+
+
+def _tiles(queryset: QuerySet[Generation], user_id: int) -> QuerySet[Generation]:
+    """Rows as a tile shows them: request, author and image joined, only the columns a tile
+    reads, the viewer's favourite flag, and the thumbnails in one prefetch."""
+    return (
         queryset.select_related("request__author", "image")
         .only(*TILE_FIELDS)
         .annotate(
@@ -182,33 +195,72 @@ def gallery_page(
                 queryset=Thumbnail.objects.only("image_id", "width", "height", "sha256"),
             )
         )
-        .order_by("-created_at", "-id")[: size + 1]
     )
-    more = len(rows) > size
-    items: list[Generation] = list(rows[:size])
-    next_cursor = Cursor(items[-1].created_at, items[-1].pk).encode() if more and items else None
-    return GalleryPage(items=items, next_cursor=next_cursor)
 
 
 def gallery_tile(membership: Membership, public_id: object) -> Generation:
-    """One tile, read the way ``gallery_page`` reads it (for live status updates)."""
+    """One tile, read the way ``gallery_page`` reads it (after Retry or Cancel)."""
     return first_or_404(
-        (
-            generations_for(membership)
-            .filter(public_id=parse_public_id(public_id))
-            .select_related("request__author", "image")
-            .only(*TILE_FIELDS)
-            .annotate(
-                is_favourite=Exists(
-                    Favourite.objects.filter(
-                        user_id=membership.user_id, image_id=OuterRef("image__id")
-                    )
-                )
-            )
-            .prefetch_related("image__thumbnails")
+        _tiles(
+            generations_for(membership).filter(public_id=parse_public_id(public_id)),
+            membership.user_id,
         ),
         "item",
     )
+
+
+# -- live updates --------------------------------------------------------------------------------
+#
+# Open pages poll a conditional GET (``If-None-Match``) every few seconds. The version below is
+# one indexed aggregate over the team's rows touched in the last LIVE_WINDOW: while nothing
+# changes it stays the same and the poll answers 304 without reading a tile. Any write to a
+# generation (a new one, every status move, an error) sets ``updated_at``; a row that commits
+# a little after its timestamp still changes the count inside the window, so a late commit is
+# not missed. ``gallery_changes`` then sends the tiles touched since the page's last answer,
+# LIVE_OVERLAP earlier for the same reason; the page ignores a tile it already has.
+
+LIVE_WINDOW = timedelta(minutes=2)
+LIVE_OVERLAP = timedelta(seconds=30)
+LIVE_MAX_TILES = 60
+
+
+def live_version(membership: Membership) -> str:
+    """The version of the team's gallery, for conditional polls (an ETag)."""
+    recent = Generation.objects.filter(
+        team_id=membership.team_id, updated_at__gte=timezone.now() - LIVE_WINDOW
+    ).aggregate(touched=Count("id"), latest=Max("updated_at"))
+    latest = recent["latest"]
+    return f"{recent['touched']}.{latest.timestamp():.6f}" if latest else "0"
+
+
+def gallery_changes(
+    membership: Membership, *, filters: GalleryFilters, since: datetime
+) -> list[Generation]:
+    """The visible tiles (under ``filters``) touched since ``since``, oldest first, at most
+    LIVE_MAX_TILES of the latest."""
+    queryset = gallery_filter(generations_for(membership), filters, membership.user_id).filter(
+        updated_at__gte=since - LIVE_OVERLAP
+    )
+    rows = list(_tiles(queryset, membership.user_id).order_by("-updated_at")[:LIVE_MAX_TILES])
+    return sorted(rows, key=lambda g: (g.created_at, g.pk))
+
+
+def item_version(status: str, updated_at: datetime, review_state: str | None) -> str:
+    """The version of one item's detail page: its status, last write and review state."""
+    return f"{status}.{updated_at.timestamp():.6f}.{review_state or '-'}"
+
+
+def gallery_item_version(membership: Membership, public_id: object) -> str:
+    """``item_version`` of an item the member may see, in one query; 404 otherwise."""
+    row = (
+        generations_for(membership)
+        .filter(public_id=parse_public_id(public_id))
+        .values_list("status", "updated_at", "image__review_state")
+        .first()
+    )
+    if row is None:
+        raise Http404("No such item.")
+    return item_version(*row)
 
 
 @dataclass(frozen=True)

@@ -3,23 +3,35 @@ page, compare, favourites and bulk actions."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import urlencode
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import condition, require_GET, require_POST
 
 from gallery.browse import services as browse_services
 from gallery.browse.access import access_gallery_item, access_image, gallery_items, generations_for
 from gallery.browse.forms import FilterForm
 from gallery.browse.models import Favourite
-from gallery.browse.selectors import Cursor, gallery_neighbours, gallery_page, gallery_tile
+from gallery.browse.selectors import (
+    Cursor,
+    gallery_changes,
+    gallery_item_version,
+    gallery_neighbours,
+    gallery_page,
+    gallery_tile,
+    item_version,
+    live_version,
+)
 from gallery.errors import ApplicationError
 from gallery.generation import request_export
-from gallery.generation.models import Generation
+from gallery.generation.models import GalleryImage, Generation
 from gallery.http import HtmxRequest, redirect_to_next
 from gallery.team.access import require_membership
 from gallery.team.selectors import team_members
@@ -44,8 +56,8 @@ def grid(request: HtmxRequest) -> HttpResponse:
     membership = require_membership(request)
     cursor = Cursor.decode(request.GET.get("cursor", ""))
     if request.htmx and cursor is not None:
-        # Infinite scroll: only the next tiles and the next sentinel; no member list needed.
-        form = FilterForm(request.GET, members=[], sizes=SIZES)
+        # Infinite scroll: only the next tiles and the next sentinel.
+        form = FilterForm(request.GET, members=team_members(membership), sizes=SIZES)
         filters = form.filters()
         page = gallery_page(membership, filters=filters, cursor=cursor)
         return render(
@@ -65,9 +77,59 @@ def grid(request: HtmxRequest) -> HttpResponse:
             "filters": filters,
             "deep": cursor is not None,
             "query": _query(request),
+            "live_since": _stamp(timezone.now()),
         },
         status=400 if form.errors else 200,
     )
+
+
+def _stamp(moment: datetime) -> str:
+    return f"{moment.timestamp():.6f}"
+
+
+def _since(value: str) -> datetime:
+    """A page's ``since`` stamp; a missing or malformed one means "just now"."""
+    try:
+        return datetime.fromtimestamp(float(value), tz=UTC)
+    except (ValueError, OverflowError, OSError):
+        return timezone.now()
+
+
+def _live_etag(request: HttpRequest, *args: object, **kwargs: object) -> str:
+    return live_version(require_membership(request))
+
+
+@login_required
+@require_GET
+@condition(etag_func=_live_etag)
+def live(request: HttpRequest) -> HttpResponse:
+    """What changed in the team's gallery since the page's last look (its ``since`` stamp):
+    304 while the team's version is the one the page already has (``If-None-Match``), else
+    the tiles touched since then, which the page puts in place or adds at the top."""
+    membership = require_membership(request)
+    now = timezone.now()
+    form = FilterForm(request.GET, members=team_members(membership), sizes=SIZES)
+    items = gallery_changes(
+        membership, filters=form.filters(), since=_since(request.GET.get("since", ""))
+    )
+    response = render(request, "browse/grid.html#live", {"items": items, "since": _stamp(now)})
+    response["Cache-Control"] = "private, no-cache"
+    return response
+
+
+def _item_etag(request: HttpRequest, public_id: str) -> str:
+    return gallery_item_version(require_membership(request), public_id)
+
+
+@login_required
+@require_GET
+@condition(etag_func=_item_etag)
+def item_live(request: HttpRequest, public_id: str) -> HttpResponse:
+    """The detail page again once the item changed (304 until then), for an open detail page
+    to put in place while its generation is in flight."""
+    response = _detail(request, public_id)
+    response["Cache-Control"] = "private, no-cache"
+    return response
 
 
 def _query(request: HttpRequest) -> str:
@@ -89,6 +151,10 @@ def tile(request: HttpRequest, public_id: str) -> HttpResponse:
 @login_required
 @require_GET
 def detail(request: HttpRequest, public_id: str) -> HttpResponse:
+    return _detail(request, public_id)
+
+
+def _detail(request: HttpRequest, public_id: str) -> HttpResponse:
     membership = require_membership(request)
     generation = access_gallery_item(membership, public_id)
     generation_request = generation.request
@@ -115,8 +181,20 @@ def detail(request: HttpRequest, public_id: str) -> HttpResponse:
             "is_favourite": _is_favourite(membership.user_id, generation),
             "can_delete": browse_services.deletable(membership, generation),
             "seconds": _seconds(generation),
+            "live_etag": item_version(
+                generation.status,
+                generation.updated_at,
+                image.review_state if (image := _image(generation)) else None,
+            ),
         },
     )
+
+
+def _image(generation: Generation) -> GalleryImage | None:
+    try:
+        return generation.image
+    except GalleryImage.DoesNotExist:
+        return None
 
 
 def _is_favourite(user_id: int, generation: Generation) -> bool:
@@ -192,6 +270,8 @@ def bulk_action(request: HttpRequest) -> HttpResponseBase:
         return redirect("home")
     if action == "compare":
         return redirect(reverse("gallery-compare") + "?" + urlencode([("ids", i) for i in ids]))
+    if action == "share":  # without JavaScript; with it, the button opens the share dialog
+        return redirect(reverse("share-link-new") + "?" + urlencode([("ids", i) for i in ids]))
     if len(ids) > browse_services.MAX_ITEMS:
         messages.error(request, f"Select at most {browse_services.MAX_ITEMS} items at a time.")
         return redirect("home")
@@ -214,5 +294,5 @@ def bulk_action(request: HttpRequest) -> HttpResponseBase:
     except ApplicationError as exc:
         messages.error(request, str(exc))
         return redirect("home")
-    messages.error(request, "Choose download, compare or delete.")
+    messages.error(request, "Choose download, compare, share or delete.")
     return redirect("home")

@@ -143,11 +143,17 @@ def _plain(field: str, message: str) -> str:
     return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
 
 
-def remix_initial(request: GenerationRequest) -> dict[str, Any]:
+def remix_initial(request: GenerationRequest, *, remix: bool = True) -> dict[str, Any]:
+    """The form as ``request`` filled it: a remix of it, or (``remix=False``) the same form
+    again after generating, to iterate on."""
+    if remix:
+        remix_of = str(request.public_id)
+    else:  # iterating keeps what the form was: a remix of the same request, or nothing
+        remix_of = str(request.remix_of.public_id) if request.remix_of else ""
     initial: dict[str, Any] = {
         "prompt": request.prompt,
         "batch_size": request.batch_size,
-        "remix_of": str(request.public_id),
+        "remix_of": remix_of,
     }
     for name, value in request.parameters.items():
         initial[PARAM_PREFIX + name] = str(value) if not isinstance(value, bool) else value

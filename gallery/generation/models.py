@@ -211,6 +211,9 @@ class Generation(models.Model):
                 ),
             ),
             models.Index(fields=["team", "-created_at", "-id"], name="generation_team_recent_idx"),
+            # The live pages' version (gallery.browse.selectors.live_version): the team's rows
+            # touched in the last two minutes.
+            models.Index(fields=["team", "updated_at"], name="generation_team_updated_idx"),
         ]
 
     def __str__(self) -> str:

@@ -7,6 +7,7 @@ from gallery.generation import views
 urlpatterns = [
     path("generate/", views.generate, name="generate"),
     path("references/upload/", views.reference_upload_view, name="reference-upload"),
+    path("references/library/", views.reference_library_view, name="reference-library"),
     path("items/<uuid:public_id>/cancel/", views.cancel, name="generation-cancel"),
     path("items/<uuid:public_id>/retry/", views.retry, name="generation-retry"),
     path(

@@ -12,11 +12,12 @@ from django.core.files.uploadedfile import UploadedFile
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_http_methods, require_POST
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from gallery import oxen
 from gallery.browse.access import access_gallery_item, access_image
-from gallery.browse.selectors import gallery_tile
+from gallery.browse.selectors import GalleryFilters, gallery_page, gallery_tile
 from gallery.errors import ApplicationError
 from gallery.generation import create, references
 from gallery.generation.access import access_request
@@ -29,7 +30,7 @@ from gallery.generation.forms import GenerateForm, remix_initial
 from gallery.generation.models import Reference
 from gallery.generation.references import reference_upload
 from gallery.generation.retry import generation_cancel, generation_retry
-from gallery.generation.selectors import references_in_order, team_references
+from gallery.generation.selectors import reference_library, references_in_order
 from gallery.http import HtmxRequest
 from gallery.media.imaging import ImageRejected
 from gallery.team.access import require_membership
@@ -99,7 +100,7 @@ def generate(request: HttpRequest) -> HttpResponse:
             references = references + [r for r in uploaded if r not in references]
         if form.is_valid() and schema is not None and not reference_errors and not count_error:
             try:
-                generation_request_create(
+                made = generation_request_create(
                     team=membership.team,
                     author=membership.user,
                     prompt=form.cleaned_data["prompt"],
@@ -115,9 +116,10 @@ def generate(request: HttpRequest) -> HttpResponse:
                 reference_errors += leftover.pop(REFERENCES_FIELD, [])
                 other_errors += [message for messages in leftover.values() for message in messages]
             else:
+                # Stay on the form, as it was, with the new tiles arriving in the strip below.
                 count = form.cleaned_data["batch_size"]
                 messages.success(request, f"Generating {count} image{'s' if count != 1 else ''}.")
-                return redirect("home")
+                return redirect(reverse("generate") + f"?last={made.public_id}")
         status = 422
     else:
         initial, references = _prefill(request, membership)
@@ -132,8 +134,18 @@ def generate(request: HttpRequest) -> HttpResponse:
         "reference_errors": reference_errors,
         "count_error": count_error,
         "other_errors": other_errors,
-        "library": team_references(membership),
+        "library": reference_library(
+            membership,
+            query=request.GET.get("library_q", ""),
+            page=_page_number(request.GET.get("library_page")),
+        ),
         "max_references": _max_references(schema),
+        "count_error_template": COUNT_ERROR.replace("{limit}", str(_max_references(schema))),
+        "prefilled": request.method == "GET" and bool(request.GET.get("last")),
+        "results": gallery_page(
+            membership, filters=GalleryFilters(author=membership.user.username), size=RESULTS
+        ).items,
+        "live_since": f"{timezone.now().timestamp():.6f}",
         "cost": cost,
         "images": images,
         "cost_per_image": schema.cost_per_image if schema else None,
@@ -141,11 +153,21 @@ def generate(request: HttpRequest) -> HttpResponse:
     return render(request, "generation/generate.html", context, status=status)
 
 
+# One wording for "too many references", shown by the drop zone as files are added (the page
+# hands it this template) and by the server when such a form is posted anyway.
+COUNT_ERROR = "Seedream takes at most {limit} reference images; you have {count}. Remove {extra}."
+RESULTS = 8  # tiles in the strip under the form: this member's latest
+
+
 def _count_error(limit: int, count: int) -> str:
-    return (
-        f"Seedream takes at most {limit} reference images; you have {count}. "
-        f"Remove {count - limit}."
-    )
+    return COUNT_ERROR.format(limit=limit, count=count, extra=count - limit)
+
+
+def _page_number(value: str | None) -> int:
+    try:
+        return max(1, min(1000, int(value or 1)))
+    except ValueError:
+        return 1
 
 
 def _remix_of(membership: Membership, public_id: str) -> Any:
@@ -162,13 +184,27 @@ def _prefill(request: HttpRequest, membership: Membership) -> tuple[dict[str, An
     initial: dict[str, Any] = {}
     references: list[Reference] = []
     remix = request.GET.get("remix")
-    if remix:
-        original = access_request(membership, remix)
-        initial = remix_initial(original)
+    last = request.GET.get("last")  # just generated: the same form again, ready to iterate
+    if remix or last:
+        original = access_request(membership, remix or last)
+        initial = remix_initial(original, remix=bool(remix))
         references = original.ordered_references()
     extra = references_in_order(membership, request.GET.getlist("ref"))
     references += [r for r in extra if r not in references]
     return initial, references
+
+
+@login_required
+@require_GET
+def reference_library_view(request: HttpRequest) -> HttpResponse:
+    """One page of the team's reference library (search and paging in the generate form)."""
+    membership = require_membership(request, generate=True)
+    library = reference_library(
+        membership,
+        query=request.GET.get("library_q", ""),
+        page=_page_number(request.GET.get("library_page")),
+    )
+    return render(request, "generation/generate.html#library", {"library": library})
 
 
 @login_required

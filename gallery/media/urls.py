@@ -13,5 +13,6 @@ urlpatterns = [
     ),
     path("media/i/<uuid:public_id>/original/", views.original, name="media-original"),
     path("media/r/<uuid:public_id>/", views.reference, name="reference-media"),
+    path("media/r/<uuid:public_id>/thumb/", views.reference_thumb, name="reference-thumb"),
     path("r/<str:token>/", views.reference_public, name="reference-public"),
 ]

@@ -21,6 +21,7 @@ from gallery.generation.models import GalleryImage
 from gallery.generation.references import reference_from_signed_token
 from gallery.media import imaging
 from gallery.media.access import access_thumbnail
+from gallery.media.reference_thumbs import reference_thumbnail
 from gallery.media.renditions import Variant, image_rendition
 from gallery.team.access import require_membership
 
@@ -129,6 +130,14 @@ def reference(request: HttpRequest, public_id: str) -> HttpResponseBase:
     return file_response(
         ref.file.name or "", ref.mime_type, download_as=download_as, cache_control=IMMUTABLE
     )
+
+
+@login_required
+@require_GET
+def reference_thumb(request: HttpRequest, public_id: str) -> HttpResponseBase:
+    """A reference's square thumbnail (the library and the detail page never load originals)."""
+    ref = access_reference(require_membership(request), public_id)
+    return file_response(reference_thumbnail(ref), "image/webp", cache_control=IMMUTABLE)
 
 
 @require_GET

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Q, QuerySet
+from django.db.models import Max, Q, QuerySet
 
 from gallery.accounts.models import User
 from gallery.generation.models import GalleryImage
@@ -84,3 +84,20 @@ def latest_flag(image: GalleryImage) -> ReviewDecision | None:
     if decision is not None and decision.kind == ReviewDecision.Kind.FLAG:
         return decision
     return None
+
+
+def recently_approved(membership: Membership, *, limit: int = 12) -> list[GalleryImage]:
+    """The team's approved images, most recently approved first: the set a reviewer may want
+    to share once the queue is done."""
+    return list(
+        GalleryImage.objects.filter(team_id=membership.team_id, review_state=State.APPROVED)
+        .annotate(
+            approved_at=Max(
+                "review_decisions__created_at",
+                filter=Q(review_decisions__to_state=State.APPROVED),
+            )
+        )
+        .filter(approved_at__isnull=False)
+        .select_related("generation__request")
+        .order_by("-approved_at", "-id")[:limit]
+    )

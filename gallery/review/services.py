@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from django.core.cache import cache
 from django.db import transaction
 
 from gallery.accounts.models import User
@@ -17,6 +18,10 @@ from gallery.review.selectors import State, can_review
 from gallery.team.models import Membership
 
 NOTE_MAX_CHARS = 2000
+# Members' flags send an image back to the reviewers; a few an hour is plenty for a person, and
+# the cap keeps one account from emptying the gallery into the queue.
+FLAGS_PER_HOUR = 10
+FLAG_WINDOW_SECONDS = 60 * 60
 
 
 class ReviewError(ApplicationError):
@@ -104,6 +109,7 @@ def image_flag(*, image: GalleryImage, membership: Membership, reason: str) -> R
     reason = _clean_note(reason)
     if not reason:
         raise ReviewError("Say what is wrong with the image, so reviewers know what to look at.")
+    _count_flag(membership.user)
     locked, decision = _record(
         image_id=image.pk,
         actor=membership.user,
@@ -114,3 +120,20 @@ def image_flag(*, image: GalleryImage, membership: Membership, reason: str) -> R
     assert decision is not None
     image.review_state = locked.review_state
     return decision
+
+
+def _count_flag(user: User) -> None:
+    """Count one flag by ``user`` in the shared cache, or refuse past FLAGS_PER_HOUR in the
+    current window."""
+    key = f"review-flags:{user.pk}"
+    cache.add(key, 0, timeout=FLAG_WINDOW_SECONDS)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=FLAG_WINDOW_SECONDS)
+        count = 1
+    if count > FLAGS_PER_HOUR:
+        raise ReviewError(
+            f"You have flagged {FLAGS_PER_HOUR} images in the last hour, the most allowed. "
+            "Try again later, or tell a reviewer directly."
+        )

@@ -44,7 +44,16 @@ def queue(request: HttpRequest) -> HttpResponse:
     first = review_selectors.review_queue(_reviewer(request)).first()
     if first is not None:
         return redirect("review-image", public_id=first.public_id)
-    return render(request, "review/queue_empty.html")
+    return render(request, "review/queue_empty.html", {"approved": _approved_set(request)})
+
+
+def _approved_set(request: HttpRequest) -> list[GalleryImage]:
+    """The active team's recently approved images, offered for sharing by a reviewer who may
+    share in that team (a superuser reviewing other teams shares from those teams)."""
+    membership = getattr(request, "membership", None)
+    if not membership or not membership.can_generate:
+        return []
+    return review_selectors.recently_approved(membership)
 
 
 @staff_required
@@ -63,6 +72,7 @@ def queue_image(request: HttpRequest, public_id: str) -> HttpResponse:
             "position": review_selectors.queue_position(reviewer, image),
             "flag": review_selectors.latest_flag(image),
             "decisions": list(ReviewDecision.objects.filter(image=image)),
+            "approved": _approved_set(request),
         },
     )
 

@@ -32,14 +32,24 @@ def access_link(membership: Membership, public_id: object) -> ShareLink:
 
 
 def link_can_manage(membership: Membership, link: ShareLink) -> bool:
-    """Who may change or revoke a link: the person who made it, the team's owners and admins,
-    and staff reviewers (who can revoke from the admin too). Other members see the link but
-    cannot stop one a colleague gave out; viewers cannot share at all."""
+    """Who may manage a link (see its address again, change it, revoke it): the person who
+    made it, the team's owners and admins, and staff reviewers (who can revoke from the admin
+    too). Other members see the link but cannot reopen or stop one a colleague gave out;
+    viewers cannot share at all. The one rule for the links page, the link panel, the share
+    dialog, editing and revoking."""
     if link.team_id != membership.team_id:
         return False
     if membership.can_manage or membership.user.is_staff:
         return True
     return membership.can_generate and link.created_by_id == membership.user_id
+
+
+def access_link_to_manage(membership: Membership, public_id: object) -> ShareLink:
+    """A link the member may manage (``link_can_manage``); 404 otherwise, like any other."""
+    link = access_link(membership, public_id)
+    if not link_can_manage(membership, link):
+        raise Http404("No such link.")
+    return link
 
 
 def link_resolve(token: str) -> ShareLink:

@@ -23,6 +23,10 @@ class ShareLink(models.Model):
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="share_links")
     created_by = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="+")
     token_hash = models.CharField(max_length=64, unique=True, editable=False)  # sha256 hex
+    # The token is derived from this nonce and the server's key (gallery.tokens.token_derive),
+    # so the address can be shown again; blank for links made before that (they still work
+    # by their hash, but their address was never kept and cannot be shown).
+    token_nonce = models.CharField(max_length=32, blank=True, editable=False)
     note = models.CharField(max_length=200, blank=True, help_text="Who the link is for.")
     expires_at = models.DateTimeField(null=True, blank=True)
     password_hash = models.CharField(max_length=128, blank=True)  # Django hasher; blank = none
@@ -46,6 +50,10 @@ class ShareLink(models.Model):
 
     def __str__(self) -> str:
         return self.note or f"Link {str(self.public_id)[:8]}"
+
+    @property
+    def can_show_address(self) -> bool:
+        return bool(self.token_nonce)
 
     @property
     def has_password(self) -> bool:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
@@ -19,8 +20,8 @@ from gallery.generation.models import GalleryImage
 from gallery.sharing.access import link_can_manage
 from gallery.sharing.models import ShareLink, ShareLinkItem
 from gallery.sharing.selectors import EXPIRY_MAX_DAYS, expiry_limits, unshareable_images
-from gallery.team.models import Membership
-from gallery.tokens import token_hash, token_new
+from gallery.team.models import Membership, Team
+from gallery.tokens import nonce_new, token_derive, token_hash, token_recover
 
 MAX_ITEMS = 100
 NOTE_MAX_CHARS = 200
@@ -38,11 +39,55 @@ def share_url(token: str) -> str:
 @dataclass(frozen=True)
 class CreatedLink:
     link: ShareLink
-    token: str  # shown once, never stored
+    token: str  # never stored: derived again from the nonce when the address is shown
 
     @property
     def url(self) -> str:
         return share_url(self.token)
+
+
+TOKEN_PURPOSE = "share-link"  # noqa: S105 (an HMAC salt, not a secret)
+EDITABLE = frozenset({"expires_in_days", "password", "allow_download", "show_metadata", "note"})
+
+
+def share_link_address(link: ShareLink) -> str | None:
+    """The link's address, derived again from its nonce and the server's key; None for a link
+    made before addresses were derived (or whose key is gone): it works, but cannot be shown."""
+    token = token_recover(link.token_nonce, link.token_hash, purpose=TOKEN_PURPOSE)
+    return share_url(token) if token else None
+
+
+def _expires_at(team: Team, expires_in_days: int | None) -> datetime | None:
+    """When a link made or changed now should expire, under the team's limits."""
+    _, maximum = expiry_limits(team)
+    if expires_in_days is None and maximum is not None:
+        raise ShareError(
+            f"Links in {team.name} must expire within {maximum} days.", field="expires_in_days"
+        )
+    if expires_in_days is not None and expires_in_days < 1:
+        raise ShareError("Expiry must be at least one day.", field="expires_in_days")
+    longest = EXPIRY_MAX_DAYS if maximum is None else maximum
+    if expires_in_days is not None and expires_in_days > longest:
+        raise ShareError(
+            f"Links in {team.name} can last at most {longest} days.", field="expires_in_days"
+        )
+    return timezone.now() + timedelta(days=expires_in_days) if expires_in_days else None
+
+
+def _password_hash(password: str) -> str:
+    if password and len(password) < PASSWORD_MIN_CHARS:
+        raise ShareError(
+            f"Use a password of at least {PASSWORD_MIN_CHARS} characters, or none.",
+            field="password",
+        )
+    return make_password(password) if password else ""
+
+
+def _clean_note(note: str) -> str:
+    note = note.strip()
+    if len(note) > NOTE_MAX_CHARS:
+        raise ShareError(f"Keep the note under {NOTE_MAX_CHARS} characters.", field="note")
+    return note
 
 
 @transaction.atomic
@@ -78,35 +123,20 @@ def share_link_create(
             f"{'image is' if count == 1 else 'images are'} not approved yet.",
             field="images",
         )
-    _, maximum = expiry_limits(team)
-    if expires_in_days is None and maximum is not None:
-        raise ShareError(
-            f"Links in {team.name} must expire within {maximum} days.", field="expires_in_days"
-        )
-    if expires_in_days is not None and expires_in_days < 1:
-        raise ShareError("Expiry must be at least one day.", field="expires_in_days")
-    longest = EXPIRY_MAX_DAYS if maximum is None else maximum
-    if expires_in_days is not None and expires_in_days > longest:
-        raise ShareError(
-            f"Links in {team.name} can last at most {longest} days.", field="expires_in_days"
-        )
-    if password and len(password) < PASSWORD_MIN_CHARS:
-        raise ShareError(
-            f"Use a password of at least {PASSWORD_MIN_CHARS} characters, or none.",
-            field="password",
-        )
-    note = note.strip()
-    if len(note) > NOTE_MAX_CHARS:
-        raise ShareError(f"Keep the note under {NOTE_MAX_CHARS} characters.", field="note")
+    expires_at = _expires_at(team, expires_in_days)
+    password_hash = _password_hash(password)
+    note = _clean_note(note)
 
-    token = token_new()
+    nonce = nonce_new()
+    token = token_derive(nonce, purpose=TOKEN_PURPOSE)
     link = ShareLink(
         team=team,
         created_by=membership.user,
         token_hash=token_hash(token),
+        token_nonce=nonce,
         note=note,
-        expires_at=(timezone.now() + timedelta(days=expires_in_days) if expires_in_days else None),
-        password_hash=make_password(password) if password else "",
+        expires_at=expires_at,
+        password_hash=password_hash,
         allow_download=allow_download,
         show_metadata=show_metadata,
     )
@@ -117,6 +147,35 @@ def share_link_create(
         for position, image in enumerate(chosen, start=1)
     )
     return CreatedLink(link=link, token=token)
+
+
+@transaction.atomic
+def share_link_update(*, link: ShareLink, actor: Membership, **changes: Any) -> ShareLink:
+    """Change a link after it was made: ``expires_in_days`` (counted from now; None: never),
+    ``password`` ("" removes it), ``allow_download``, ``show_metadata``, ``note``. Keys left
+    out stay as they are. The address does not change; a revoked link cannot be changed."""
+    unknown = set(changes) - EDITABLE
+    if unknown:
+        raise TypeError(f"share_link_update: unknown fields {sorted(unknown)}")
+    if not link_can_manage(actor, link):
+        raise ShareError("Only the person who made this link, or a team admin, can change it.")
+    locked = ShareLink.objects.select_for_update().select_related("team").get(pk=link.pk)
+    if locked.revoked_at is not None:
+        raise ShareError("This link was revoked; make a new one instead.")
+    if "expires_in_days" in changes:
+        locked.expires_at = _expires_at(locked.team, changes["expires_in_days"])
+    if "password" in changes:
+        locked.password_hash = _password_hash(changes["password"])
+    if "note" in changes:
+        locked.note = _clean_note(changes["note"])
+    for flag in ("allow_download", "show_metadata"):
+        if flag in changes:
+            setattr(locked, flag, bool(changes[flag]))
+    locked.full_clean()
+    locked.save(
+        update_fields=["expires_at", "password_hash", "note", "allow_download", "show_metadata"]
+    )
+    return locked
 
 
 @transaction.atomic

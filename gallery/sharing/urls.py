@@ -7,6 +7,8 @@ from gallery.sharing import views
 urlpatterns = [
     path("links/", views.links, name="share-links"),
     path("links/new/", views.link_new, name="share-link-new"),
+    path("links/<uuid:public_id>/", views.link_detail, name="share-link"),
+    path("links/<uuid:public_id>/edit/", views.link_edit, name="share-link-edit"),
     path("links/<uuid:public_id>/revoke/", views.link_revoke, name="share-link-revoke"),
     path("links/thumbs/<uuid:public_id>/", views.member_thumb, name="share-member-thumb"),
     path("s/<str:token>/", views.shared, name="shared"),

@@ -3,27 +3,32 @@ opens (its page, password form and media), which work without an account."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Prefetch
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from gallery.browse.access import access_image
+from gallery.browse.access import access_image, gallery_items, images_for
 from gallery.errors import ApplicationError, form_add_error
 from gallery.generation.models import GalleryImage
+from gallery.http import HtmxRequest
 from gallery.media import renditions
 from gallery.media import views as media_views
 from gallery.sharing import access as sharing_access
 from gallery.sharing import passwords
 from gallery.sharing import selectors as sharing_selectors
 from gallery.sharing import services as sharing_services
-from gallery.sharing.forms import ShareLinkForm
+from gallery.sharing.forms import ShareLinkEditForm, ShareLinkForm
 from gallery.sharing.models import ShareLink, ShareLinkItem
+from gallery.sharing.services import ShareError
 from gallery.team.access import require_membership
 from gallery.team.models import Membership
 
@@ -37,27 +42,70 @@ PAGE_CSP = (
 # -- members' pages ------------------------------------------------------------------------------
 
 
-def _chosen_images(membership: Membership, values: list[str]) -> list[GalleryImage]:
-    if len(values) > sharing_services.MAX_ITEMS:
-        raise Http404("Too many images.")
-    images: list[GalleryImage] = []
-    for value in dict.fromkeys(values):  # unique, in the order chosen
-        images.append(access_image(membership, value))
-    return images
+def _chosen_images(membership: Membership, data: QueryDict) -> list[GalleryImage]:
+    """The images to share, in the order chosen: ``images`` (image ids, from the detail page,
+    compare and review) and ``ids`` (gallery items, from the selection bar), each checked."""
+    image_ids = data.getlist("images")
+    item_ids = data.getlist("ids")
+    if len(image_ids) + len(item_ids) > sharing_services.MAX_ITEMS:
+        raise ShareError(f"A link can hold at most {sharing_services.MAX_ITEMS} images.")
+    images = [access_image(membership, value) for value in dict.fromkeys(image_ids)]
+    if item_ids:
+        items = gallery_items(membership, item_ids)
+        by_item = {
+            image.generation_id: image
+            for image in images_for(membership)
+            .filter(generation__in=items)
+            .select_related("generation__request__author", "team")
+        }
+        missing = len(items) - len(by_item)
+        if missing:
+            verb = "has" if missing == 1 else "have"
+            raise ShareError(
+                f"Only finished images can be shared: {missing} of the selected items "
+                f"{verb} no image yet."
+            )
+        images += [by_item[item.pk] for item in items]
+    return list({image.pk: image for image in images}.values())
+
+
+def _render(
+    request: HtmxRequest, template: str, context: dict[str, Any], *, status: int = 200
+) -> HttpResponse:
+    """The whole page, or (for htmx) only the part the share dialog shows."""
+    name = f"{template}#dialog" if request.htmx else template
+    response = render(request, name, context, status=status)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+def _link_context(link: ShareLink, **extra: Any) -> dict[str, Any]:
+    return {
+        "link": link,
+        "state": link.state,
+        "url": sharing_services.share_link_address(link),
+        "images": sharing_selectors.link_images(link),
+        **extra,
+    }
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def link_new(request: HttpRequest) -> HttpResponse:
+def link_new(request: HtmxRequest) -> HttpResponse:
     """Choose the link's settings for some images, then create it.
 
-    Entry point for the gallery: GET ``/links/new/?images=<uuid>&images=<uuid>`` (or a POST of
-    just ``images``) shows the form; the form's own POST carries ``create=1`` and makes the link.
+    Opened from the selection bar, the detail page, compare and the review queue: GET (or a
+    POST of just the images) shows the form, in the share dialog for htmx; the form's own POST
+    carries ``create=1`` and makes the link.
     """
     membership = require_membership(request, generate=True)
     data = request.POST if request.method == "POST" else request.GET
-    images = _chosen_images(membership, data.getlist("images"))
     creating = request.method == "POST" and data.get("create") == "1"
+    try:
+        images = _chosen_images(membership, data)
+        form_error = ""
+    except ShareError as exc:
+        images, form_error, creating = [], exc.message, False
     form = ShareLinkForm(data if creating else None, team=membership.team)
     blocked = sharing_selectors.unshareable_images(membership.team, images)
     if creating and form.is_valid():
@@ -68,20 +116,79 @@ def link_new(request: HttpRequest) -> HttpResponse:
         except ApplicationError as exc:
             form_add_error(form, exc)
         else:
-            # The token exists only in this response: render it, never redirect with it.
-            response = render(
+            response = _render(
                 request,
-                "sharing/link_created.html",
-                {"link": created.link, "url": created.url, "images": images},
+                "sharing/link.html",
+                _link_context(created.link, created=True, edit_form=_edit_form(created.link)),
             )
-            response["Cache-Control"] = "no-store"
+            response["Cache-Control"] = "no-store"  # the address is in it
             return response
-    return render(
+    return _render(
         request,
         "sharing/link_new.html",
-        {"form": form, "images": images, "blocked": blocked, "team": membership.team},
+        {
+            "form": form,
+            "form_error": form_error,
+            "images": images,
+            "blocked": blocked,
+            "team": membership.team,
+        },
         status=422 if creating else 200,
     )
+
+
+def _edit_form(link: ShareLink, data: QueryDict | None = None) -> ShareLinkEditForm:
+    return ShareLinkEditForm(
+        data,
+        team=link.team,
+        expires_at=link.expires_at,
+        initial={
+            "allow_download": link.allow_download,
+            "show_metadata": link.show_metadata,
+            "note": link.note,
+        },
+    )
+
+
+@login_required
+@require_GET
+def link_detail(request: HtmxRequest, public_id: str) -> HttpResponse:
+    """A link again: its address to copy (and as a QR code), its use, and its settings."""
+    membership = require_membership(request, generate=True)
+    link = sharing_access.access_link_to_manage(membership, public_id)
+    response = _render(
+        request, "sharing/link.html", _link_context(link, edit_form=_edit_form(link))
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+@require_POST
+def link_edit(request: HtmxRequest, public_id: str) -> HttpResponse:
+    membership = require_membership(request, generate=True)
+    link = sharing_access.access_link_to_manage(membership, public_id)
+    form = _edit_form(link, request.POST)
+    saved = False
+    if form.is_valid():
+        try:
+            link = sharing_services.share_link_update(link=link, actor=membership, **form.changes())
+        except ApplicationError as exc:
+            form_add_error(form, exc)
+        else:
+            saved = True
+            if not request.htmx:
+                messages.success(request, "Link updated. Its address stays the same.")
+                return redirect("share-link", public_id=link.public_id)
+            form = _edit_form(link)
+    response = _render(
+        request,
+        "sharing/link.html",
+        _link_context(link, edit_form=form, saved=saved),
+        status=200 if saved or form.is_valid() else 422,
+    )
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 @login_required
@@ -119,14 +226,9 @@ def links(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def link_revoke(request: HttpRequest, public_id: str) -> HttpResponse:
-    membership = require_membership(request)
-    link = sharing_access.access_link(membership, public_id)
-    try:
-        revoked = sharing_services.share_link_revoke(link=link, membership=membership)
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
-        return redirect("share-links")
-    if revoked:
+    membership = require_membership(request, generate=True)
+    link = sharing_access.access_link_to_manage(membership, public_id)
+    if sharing_services.share_link_revoke(link=link, membership=membership):
         messages.success(request, f"Revoked “{link}”. It stops working now.")
     else:
         messages.info(request, f"“{link}” was already revoked.")

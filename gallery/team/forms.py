@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 
 from gallery.team import services as team_services
@@ -16,6 +18,11 @@ class InvitationForm(forms.Form):
     role = forms.ChoiceField(choices=ROLE_CHOICES, initial=Membership.Role.MEMBER)
     days = forms.IntegerField(min_value=1, max_value=30, initial=7, label="Valid for (days)")
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Its own ids: the team page also shows MemberCreateForm, which has a "role" too.
+        kwargs.setdefault("auto_id", "invite_%s")
+        super().__init__(*args, **kwargs)
+
 
 class MemberCreateForm(forms.Form):
     username = forms.CharField(max_length=150)
@@ -23,6 +30,10 @@ class MemberCreateForm(forms.Form):
         widget=forms.PasswordInput(render_value=True), help_text="Share it with them privately."
     )
     role = forms.ChoiceField(choices=ROLE_CHOICES, initial=Membership.Role.MEMBER)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", "member_%s")
+        super().__init__(*args, **kwargs)
 
 
 class SignupForm(forms.Form):

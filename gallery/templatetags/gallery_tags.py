@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+import segno
 from django import template
 from django.urls import reverse
+from django.utils.safestring import SafeString, mark_safe
 
 from gallery.generation.models import GalleryImage, Generation
 from gallery.media.models import Thumbnail
@@ -77,3 +79,13 @@ def param(value: object) -> str:
     if isinstance(value, bool):
         return "Yes" if value else "No"
     return str(value)
+
+
+@register.filter
+def qr_svg(url: str) -> SafeString:
+    """``url`` as an inline SVG QR code (segno: pure Python, no image files, no scripts)."""
+    code = segno.make(url, error="m", micro=False)
+    svg = code.svg_inline(
+        scale=4, border=2, dark="#000", light="#fff", svgclass="qr-code", lineclass=None
+    )
+    return mark_safe(svg)  # noqa: S308 (segno's own markup; the URL only sets the modules)

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +16,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def visitor(browser: Any) -> Iterator[Any]:
+def visitor(second_page: Any) -> Any:
     """A second, logged-out browser."""
-    context = browser.new_context(viewport={"width": 1100, "height": 800}, accept_downloads=True)
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    yield page
-    context.close()
+    second_page.set_viewport_size({"width": 1100, "height": 800})
+    return second_page
 
 
 def test_password_link_opened_logged_out_then_revoked(
@@ -41,7 +37,7 @@ def test_password_link_opened_logged_out_then_revoked(
 
     log_in(page, live_server.url, "member", "correct horse battery")
     page.goto(f"{live_server.url}/links/new/?images={image.public_id}")
-    page.fill("#id_expires_in_days", "5")
+    page.select_option("#id_expires_in_days", "7")
     page.fill("#id_password", "kite-secret")
     page.fill("#id_note", "For the kite client")
     screenshot("new-link")
@@ -77,7 +73,7 @@ def test_password_link_opened_logged_out_then_revoked(
     page.goto(f"{live_server.url}/links/")
     row = page.locator(".link-row", has_text="For the kite client")
     assert "1" in row.locator(".num").first.inner_text()
-    row.locator("text=Revoke").click()
+    row.locator("button:has-text('Revoke')").click()
     page.wait_for_selector(".link-row.link-revoked")
     screenshot("revoked")
 

@@ -28,6 +28,7 @@ class SiteData:
     reference: Reference
     share_token: str
     password_share_token: str
+    revoked_share_token: str
     invitation_token: str
 
     def owner_client(self) -> Client:
@@ -47,8 +48,14 @@ class SiteData:
             f"/links/new/?images={image.public_id}&images={other.public_id}",
             "/review/",
             f"/compare/?ids={image.generation.public_id}&ids={other.generation.public_id}",
+            # The selection bar's Share without JavaScript (gallery items, not images).
+            f"/links/new/?ids={image.generation.public_id}&ids={other.generation.public_id}",
             "/accounts/password/",
             f"/join/{self.invitation_token}/",
+            # One tile on its own (the per-tile poll the live bench compares with), and the
+            # styled 404 page (at an address of its own: /items/<id>/ is walked 3 times only).
+            f"/items/{self.generations[1].public_id}/tile/",
+            "/no-such-page/",
         ]
 
     def public_urls(self) -> list[str]:
@@ -56,7 +63,9 @@ class SiteData:
             "/accounts/login/",
             f"/s/{self.share_token}/",
             f"/s/{self.password_share_token}/",
+            f"/s/{self.revoked_share_token}/",  # the styled 410 page
             f"/join/{self.invitation_token}/",
+            "/favicon.ico",
         ]
 
 
@@ -89,6 +98,10 @@ def site_data(
     locked = sharing_services.share_link_create(
         membership=owner_membership, images=images[:1], expires_in_days=7, password="sesame!"
     )
+    revoked = sharing_services.share_link_create(
+        membership=owner_membership, images=images[:1], expires_in_days=7
+    )
+    sharing_services.share_link_revoke(link=revoked.link, membership=owner_membership)
     invitation = invitations.invitation_create(membership=owner_membership, role="member")
     return SiteData(
         owner=owner,
@@ -98,5 +111,6 @@ def site_data(
         reference=make_reference(),
         share_token=share.token,
         password_share_token=locked.token,
+        revoked_share_token=revoked.token,
         invitation_token=invitation.token,
     )

@@ -4,6 +4,7 @@ walked, as a member and as a visitor, and checked."""
 
 from __future__ import annotations
 
+import json
 import re
 from html.parser import HTMLParser
 from typing import Any
@@ -106,3 +107,39 @@ def test_error_pages_and_media_keep_a_csp(site_data: SiteData, settings: Any) ->
     assert media["Content-Security-Policy"] == MEDIA_CSP
     shared = Client().get(f"/s/{site_data.share_token}/i/{image.public_id}/preview/")
     assert shared["Content-Security-Policy"] == MEDIA_CSP
+
+
+def test_the_500_page_runs_its_script_under_the_csp() -> None:
+    """The 500 page is rendered without the request's context (issue 10: it must not need the
+    database), yet its inline script needs the response's nonce."""
+    from django.middleware.csp import ContentSecurityPolicyMiddleware
+    from django.test import RequestFactory
+
+    from gallery import pages
+
+    response = ContentSecurityPolicyMiddleware(pages.server_error)(
+        RequestFactory().get("/somewhere/")
+    )
+    html = response.content.decode()
+    assert response.status_code == 500 and "<script nonce=" in html
+    page = Page(
+        "/somewhere/", 500, response["Content-Type"], html, response["Content-Security-Policy"]
+    )
+    assert check_page(page) == []
+
+
+def test_htmx_has_one_config_safe_under_the_csp_that_swaps_form_errors(
+    member_client: Client,
+) -> None:
+    """Issue 13's settings (no eval, no injected styles, no scripts from swapped HTML) and
+    issue 10's response handling (a 422 form with its errors is swapped; a live poll's 304 is
+    not) in the one config htmx reads."""
+    html = member_client.get("/").content.decode()
+    tags = re.findall(r"<meta name=\"htmx-config\" content='([^']+)'>", html)
+    assert len(tags) == 1
+    config = json.loads(tags[0])
+    assert config["allowEval"] is False
+    assert config["includeIndicatorStyles"] is False
+    assert config["allowScriptTags"] is False
+    handling = {rule["code"]: rule["swap"] for rule in config["responseHandling"]}
+    assert handling["422"] is True and handling["304"] is False

@@ -59,6 +59,7 @@ NOT_FUZZED = {
     "reference-media": "a file; no input but its id (and ?download, fuzzed on every page)",
     "reference-public": "a file at a signed URL that only Oxen is given",
     "share-member-thumb": "a file; no input but its id",
+    "reference-thumb": "a file; no input but its id",
     "review-media": "a file; no input but its id",
     "review-reference-media": "a file; no input but its id",
 }

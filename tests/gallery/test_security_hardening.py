@@ -65,6 +65,22 @@ def test_a_link_expiry_past_the_calendar_is_a_clear_error(
     assert response.status_code == 422
     assert "Ensure this value is less than or equal to 3650." in response.content.decode()
 
+    # The same bound when a link's expiry is changed (issue 10's edit form also takes days as
+    # numbers); "²" is a digit to str.isdigit but not to int().
+    from gallery.sharing import services as sharing_services
+    from gallery.sharing.models import ShareLink
+    from gallery.team.models import Membership
+
+    link = sharing_services.share_link_create(
+        membership=Membership.objects.get(team=team, user=member), images=[image], expires_in_days=7
+    ).link
+    for days in ("3650000", "\u00b2"):
+        response = member_client.post(
+            f"/links/{link.public_id}/edit/", {"expires_in_days": days, "note": "changed"}
+        )
+        assert response.status_code == 422, days
+    assert ShareLink.objects.get(pk=link.pk).note == ""
+
 
 # -- 4. a request the review policy hides cannot be remixed or re-run ----------------------------
 
@@ -137,14 +153,21 @@ def test_only_the_author_or_a_team_admin_revokes_a_link(
     _, viewer = _client_for(team, make_user, "viewer", Membership.Role.VIEWER)
     _, admin = _client_for(team, make_user, "admin", Membership.Role.ADMIN)
 
-    # A member sees the owner's link but is offered no Revoke button, and a forged POST fails.
+    # A member sees the owner's link but is offered no Revoke button, and a forged POST fails:
+    # 404, as for the link's panel and its edit form (one rule, link_can_manage, for all three).
     page = colleague.get("/links/").content.decode()
     assert str(owner_link.public_id) in page and "Revoke</button>" not in page
     for client in (colleague, viewer):
-        response = client.post(f"/links/{owner_link.public_id}/revoke/", follow=True)
-        assert "Only the person who made this link, or a team admin" in response.content.decode()
+        response = client.post(f"/links/{owner_link.public_id}/revoke/")
+        assert response.status_code == 404
         owner_link.refresh_from_db()
         assert owner_link.revoked_at is None
+    # The service refuses them too, saying who may.
+    with pytest.raises(sharing_services.ShareError, match="Only the person who made this link"):
+        sharing_services.share_link_revoke(
+            link=owner_link,
+            membership=Membership.objects.get(team=team, user__username="colleague"),
+        )
     # A team admin may.
     admin.post(f"/links/{owner_link.public_id}/revoke/")
     owner_link.refresh_from_db()
@@ -158,6 +181,46 @@ def test_only_the_author_or_a_team_admin_revokes_a_link(
     assert "Revoke</button>" in author.get("/links/").content.decode()
     author.post(f"/links/{own.public_id}/revoke/")
     assert ShareLink.objects.get(pk=own.pk).revoked_at is not None
+
+
+def test_the_rule_that_revokes_a_link_also_shows_its_address_and_changes_it(
+    team: Any, member: Any, make_user: Any, media_storage: Path
+) -> None:
+    """Issue 10's link panel (address again, QR code) and edit form follow issue 13's rule:
+    the author, the team's owners and admins, and staff reviewers; not any member who shares."""
+    from gallery.sharing import services as sharing_services
+    from gallery.team.models import Membership
+    from tests.factories import make_image
+
+    image = make_image(team, member, state="approved")
+    created = sharing_services.share_link_create(
+        membership=Membership.objects.get(team=team, user__username="owner"),
+        images=[image],
+        expires_in_days=7,
+    )
+    panel = f"/links/{created.link.public_id}/"
+    edit = f"/links/{created.link.public_id}/edit/"
+    _, colleague = _client_for(team, make_user, "colleague", Membership.Role.MEMBER)
+    _, admin = _client_for(team, make_user, "admin", Membership.Role.ADMIN)
+    reviewer, staff = _client_for(team, make_user, "reviewer", Membership.Role.MEMBER)
+    reviewer.is_staff = True
+    reviewer.save()
+
+    listing = colleague.get("/links/").content.decode()
+    assert str(created.link.public_id) in listing and panel not in listing  # no "Copy / edit"
+    assert colleague.get(panel).status_code == 404
+    assert colleague.post(edit, {"expires_in_days": "1", "note": "mine now"}).status_code == 404
+    created.link.refresh_from_db()
+    assert created.link.note == ""
+    for client in (admin, staff):
+        response = client.get(panel)
+        assert response.status_code == 200 and created.url in response.content.decode()
+        assert panel in client.get("/links/").content.decode()
+    assert (
+        admin.post(edit, {"expires_in_days": "keep", "note": "for the client"}).status_code == 302
+    )
+    created.link.refresh_from_db()
+    assert created.link.note == "for the client"
 
 
 def test_a_viewer_cannot_flag_an_image_out_of_live_links(
@@ -181,8 +244,12 @@ def test_a_viewer_cannot_flag_an_image_out_of_live_links(
     assert image.review_state == "approved"
     assert sharing_selectors.link_images(link) == [image]
     assert "Viewers cannot flag images" in viewer.get("/").content.decode()
+    # The detail page offers a viewer no Flag form (a member sees one).
+    detail = f"/items/{image.generation.public_id}/"
+    assert f"/images/{image.public_id}/flag/" not in viewer.get(detail).content.decode()
     # A member still can: the flag is a safety valve, and it pulls the image until re-approved.
     _, colleague = _client_for(team, make_user, "colleague", Membership.Role.MEMBER)
+    assert f"/images/{image.public_id}/flag/" in colleague.get(detail).content.decode()
     colleague.post(f"/images/{image.public_id}/flag/", {"reason": "the logo is wrong"})
     image.refresh_from_db()
     assert image.review_state == "pending"

@@ -65,6 +65,7 @@ PUBLIC_TOKEN_ROUTES = {"shared", "shared-media", "invitation-accept", "reference
 ID_KINDS = {
     "gallery-detail": "generation",
     "gallery-tile": "generation",
+    "gallery-item-live": "generation",
     "generation-cancel": "generation",
     "generation-retry": "generation",
     "request-rerun": "request",
@@ -78,11 +79,14 @@ ID_KINDS = {
     "review-media": "image-variant",
     "media-thumbnail": "thumbnail",
     "reference-media": "reference",
+    "reference-thumb": "reference",
     "review-reference-media": "reference",
     "invitation-revoke": "invitation",
     "member-role": "membership",
     "member-remove": "membership",
     "share-link-revoke": "link",
+    "share-link": "link",
+    "share-link-edit": "link",
 }
 
 
@@ -359,6 +363,9 @@ def test_no_page_shows_the_oxen_key_or_a_presigned_url(
         "/?status=succeeded",
         f"/items/{ours.generation.public_id}/",
         f"/items/{ours.generation.public_id}/tile/",
+        f"/items/{ours.generation.public_id}/live/",
+        "/live/",
+        f"/links/{ours.link.public_id}/",
         "/generate/",
         f"/generate/?remix={ours.request.public_id}",
         f"/compare/?ids={ours.generation.public_id}&ids={make_item(ours.team, world.me).public_id}",

@@ -107,7 +107,7 @@ def test_create_page_shows_the_address_once_and_the_list_never(
 ) -> None:
     form = member_client.get(reverse("share-link-new"), {"images": [str(image.public_id)]})
     assert form.status_code == 200
-    assert form.context["form"]["expires_in_days"].initial == 30  # the team default
+    assert form.context["form"]["expires_in_days"].initial == "30"  # the team default
     response = member_client.post(
         reverse("share-link-new"),
         {

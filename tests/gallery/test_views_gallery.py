@@ -59,13 +59,14 @@ def test_grid_shows_every_state_newest_first(
     html = member_client.get("/").content.decode()
     assert _ids(html) == [str(running.public_id), str(failed.public_id), str(done.public_id)]
     assert "Oxen said no." in html and ">Retry<" in html and ">Cancel<" in html
-    # Only the in-flight tile polls; finished ones carry no trigger.
-    assert html.count('hx-trigger="every 2s"') == 1
-    # Thumbnails: content-hash URLs with intrinsic size, lazy loading and a placeholder colour.
+    # Only the in-flight tile is marked for the page's live poll; no tile polls by itself.
+    assert html.count("data-in-flight") == 1 and "hx-trigger" not in html.split('id="grid"')[1]
+    # Thumbnails: content-hash URLs with intrinsic size, lazy loading, and the stored blurhash
+    # (drawn by the page before the thumbnail arrives) with its average colour as a fallback.
     img = re.search(r"<img [^>]*>", html, re.S).group(0)
     assert re.search(r'src="/media/t/[0-9a-f-]{36}/[0-9a-f]{64}-\d+\.webp"', img)
     assert 'width="64"' in img and 'height="64"' in img and 'loading="lazy"' in img
-    assert "background-color: #" in img
+    assert 'data-blurhash="LEHV6nWB2yk8pyo0adR*.7kCMdnj"' in img and 'data-colour="#' in img
 
 
 def test_a_gallery_page_of_60_costs_at_most_3_queries_at_any_depth(

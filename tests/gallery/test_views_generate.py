@@ -89,9 +89,11 @@ def test_generating_with_uploads_creates_the_request_in_order(
                 "uploads": [_png("a.png", (250, 0, 0)), _png("b.png", (0, 0, 250))],
             },
         )
-    assert response.status_code == 302 and response["Location"] == "/"
-    assert len(callbacks) == 1
     request = GenerationRequest.objects.get()
+    # Back to the form, as it was: iterate in place.
+    assert response.status_code == 302
+    assert response["Location"] == f"/generate/?last={request.public_id}"
+    assert len(callbacks) == 1
     assert [r.original_name for r in request.ordered_references()] == ["a.png", "b.png"]
     assert request.generations.count() == 2
     drive(list(request.generations.values_list("pk", flat=True)))
@@ -150,7 +152,7 @@ def test_oxen_unreachable_is_said_plainly(member_client: Client, settings: Any) 
     settings.OXEN_API_KEY = ""
     html = member_client.get("/generate/").content.decode()
     assert "Oxen is not configured on this server" in html
-    assert re.search(r'<button type="submit" class="btn btn-primary" disabled>Generate', html)
+    assert re.search(r'<button type="submit" [^>]*data-unavailable disabled>Generate', html)
     kept = member_client.post("/generate/", {"prompt": "keep me", "batch_size": "1"})
     assert kept.status_code == 422 and "keep me" in kept.content.decode()
 
@@ -200,18 +202,19 @@ def test_cancel_stops_a_waiting_generation(member_client: Client, team: Team, me
     waiting.refresh_from_db()
     assert waiting.status == "cancelled"
     html = response.content.decode()
-    assert "Cancelled" in html and "every 2s" not in html and ">Retry<" in html
+    assert "Cancelled" in html and "data-in-flight" not in html and ">Retry<" in html
 
 
-def test_the_live_tile_polls_until_it_is_done(
+def test_an_in_flight_tile_is_marked_for_the_page_poller_until_it_is_done(
     member_client: Client, team: Team, member: User
 ) -> None:
     item = make_item(team, member, status="processing")
     html = member_client.get(f"/items/{item.public_id}/tile/").content.decode()
-    assert 'hx-trigger="every 2s"' in html and "Generating" in html
+    assert "data-in-flight" in html and "Generating" in html
+    assert "hx-trigger" not in html  # no per-tile polling: one poll per page covers every tile
     Generation.objects.filter(pk=item.pk).update(status="failed", last_error="Out of credits.")
     html = member_client.get(f"/items/{item.public_id}/tile/").content.decode()
-    assert "every 2s" not in html and "Out of credits." in html
+    assert "data-in-flight" not in html and "Out of credits." in html
 
 
 def test_rerun_and_use_as_reference(
