@@ -68,6 +68,7 @@ __all__ = [
     "data_uri",
     "placeholder_colour",
     "placeholder_make",
+    "reference_check_for_seedream",
     "reference_for_oxen",
     "reference_normalize",
     "result_inspect",
@@ -315,8 +316,9 @@ def reference_for_oxen(
 ) -> tuple[bytes, str]:
     """Re-encode a reference so it fits Seedream's per-image limits; returns (bytes, mime).
 
-    Seedream needs both sides > 14 px and an aspect ratio within [1/3, 3]; an image outside
-    those is rejected with a message rather than padded or cropped behind the person's back.
+    Seedream needs both sides > 14 px and an aspect ratio within [1/16, 16] (``seedream.limits``);
+    an image outside those is rejected with a message rather than padded or cropped behind the
+    person's back (uploads are checked against the same rule: ``reference_check_for_seedream``).
     The result is at most `max_side` px a side, sRGB, without metadata: JPEG q85 (stepping down
     to q75 and smaller sizes until it is under `target_bytes`), or PNG if it has transparency.
     It is always under Seedream's 10 MB, or `ImageRejected` is raised.
@@ -327,7 +329,7 @@ def reference_for_oxen(
         raise ValueError(msg)
 
     def plan(shown: tuple[int, int]) -> tuple[int, int]:
-        _check_oxen_shape(*shown)  # before decoding anything
+        reference_check_for_seedream(*shown)  # before decoding anything
         return _fit(shown, max_side)
 
     # Drafting straight at the target (not 2x) decodes a 4096² JPEG at 2048² in ~30 ms instead
@@ -351,7 +353,7 @@ def reference_for_oxen(
             continue
         tried.add(attempt)
         image = _resize(base, size, _FINE)
-        _check_oxen_shape(*image.size)
+        reference_check_for_seedream(*image.size)
         if image.mode == "RGBA":
             encoded, mime = _encode(image, "PNG"), mime_type("PNG")
         else:
@@ -827,7 +829,7 @@ def _displayed(size: tuple[int, int], orientation: int) -> tuple[int, int]:
 
 
 def _oxen_size(size: tuple[int, int], max_side: int) -> tuple[int, int]:
-    """`_fit`, then nudge the short side so rounding cannot push the ratio past 3:1."""
+    """`_fit`, then nudge the short side so rounding cannot push the ratio past the limit."""
     width, height = _fit(size, max_side)
     if width >= height:
         height = max(height, -(-width // limits.REFERENCE_MAX_ASPECT))
@@ -836,7 +838,9 @@ def _oxen_size(size: tuple[int, int], max_side: int) -> tuple[int, int]:
     return width, height
 
 
-def _check_oxen_shape(width: int, height: int) -> None:
+def reference_check_for_seedream(width: int, height: int) -> None:
+    """Raise `ImageRejected` (for the person who uploaded it) unless an image of this size is
+    one Seedream takes as a reference: both sides > 14 px, aspect within [1/16, 16]."""
     if min(width, height) < limits.REFERENCE_MIN_SIDE:
         raise ImageRejected(
             f"This image is {width}x{height} px; Seedream needs both sides to be larger "

@@ -107,3 +107,31 @@ def test_polling_sees_completions_within_a_minute_even_with_the_stream_up(
     cache.delete(oxen.LISTENER_HEARTBEAT_KEY)
     generation.checks = 20
     assert track.poll_interval(generation).total_seconds() <= 15
+
+
+def test_a_reconnect_catches_up_rows_that_are_not_due_yet(
+    listener: threading.Event, oxen_sim: Simulator, team: Team, member: User
+) -> None:
+    """Events fired while the stream was down are gone: the reconnect must look at every row
+    in flight, not only those whose next poll is due (they were 30 s away with the stream up)."""
+    oxen_sim.sse("silence")
+    generation = submitted(team, member)
+    later = timezone.now() + track.POLL_MAX_WITH_STREAM
+    Generation.objects.filter(pk=generation.pk).update(next_check_at=later)
+    oxen_sim.wait_for(generation.upstream_id, {"succeeded"}, timeout=10)
+    oxen_sim.sse("resume")
+    oxen_sim.sse("drop")
+    wait(lambda: Generation.objects.get(pk=generation.pk).status == "succeeded", timeout=5)
+
+
+def test_the_listener_stops_saying_connected_as_soon_as_the_stream_is_gone(
+    listener: threading.Event, oxen_sim: Simulator
+) -> None:
+    wait(oxen.event_stream_connected, timeout=5)
+    oxen_sim.stop_http()  # the stream is cut and reconnects are refused
+    started = time.monotonic()
+    while oxen.event_stream_connected() and time.monotonic() - started < 10:
+        time.sleep(0.1)
+    assert time.monotonic() - started < 3, "polling would wait for a stream that is gone"
+    oxen_sim.start_http()
+    wait(oxen.event_stream_connected, timeout=10)

@@ -54,7 +54,9 @@ def test_a_field_the_schema_adds_appears_and_is_sent(
         "secret_knob": {"type": "number", "x-hidden": True},
     }
     monkeypatch.setattr(
-        oxen, "get_schema", lambda **_: RequestSchema(raw, cost_per_image=Decimal("0.05"))
+        oxen,
+        "schema_read",
+        lambda **_: oxen.SchemaRead(RequestSchema(raw, cost_per_image=Decimal("0.05"))),
     )
     html = member_client.get("/generate/").content.decode()
     assert 'name="p_seed"' in html and 'min="0"' in html and 'max="99"' in html
