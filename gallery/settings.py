@@ -216,6 +216,8 @@ if REDIS_URL:
     }
 else:
     CELERY_BROKER_URL = "filesystem://"
+    # kombu's filesystem transport with atomic message writes (gallery/broker.py).
+    CELERY_BROKER_TRANSPORT = "gallery.broker:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),
@@ -225,13 +227,20 @@ else:
         # listener -> worker hand-off costs ~25 ms on average instead of ~250 ms at 0.5 s.
         "polling_interval": 0.05,
     }
+# One queue name per installation lets several share a Redis server (the cache's keys, the
+# listener's liveness among them, are kept apart by the same name).
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "celery") or "celery"
 # The cache is shared by every process (web, worker, listener): Redis when configured, else files.
 if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
-            "KEY_PREFIX": "gallery",
+            "KEY_PREFIX": (
+                "gallery"
+                if CELERY_TASK_DEFAULT_QUEUE == "celery"
+                else f"gallery-{CELERY_TASK_DEFAULT_QUEUE}"
+            ),
         }
     }
 else:
@@ -241,8 +250,6 @@ else:
             "LOCATION": str(VAR_DIR / "cache"),
         }
     }
-# One queue name per installation lets several share a Redis server.
-CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "celery") or "celery"
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]

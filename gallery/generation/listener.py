@@ -44,18 +44,16 @@ class StreamLiveness:
             self._last_heard = time.monotonic()
 
     def lost(self) -> None:
-        with self._lock:
+        with self._lock:  # so a refresh in flight cannot put the heartbeat back after this
             self._last_heard = None
-        _quietly(oxen.listener_gone)
-
-    def up(self) -> bool:
-        with self._lock:
-            last = self._last_heard
-        return last is not None and time.monotonic() - last < SILENCE_LIMIT
+            _quietly(oxen.listener_gone)
 
     def refresh_until(self, done: threading.Event) -> None:
         while not done.wait(REFRESH_EVERY):
-            _quietly(oxen.listener_heartbeat if self.up() else oxen.listener_gone)
+            with self._lock:
+                last = self._last_heard
+                up = last is not None and time.monotonic() - last < SILENCE_LIMIT
+                _quietly(oxen.listener_heartbeat if up else oxen.listener_gone)
 
 
 def listen(stop: threading.Event) -> None:

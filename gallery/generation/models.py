@@ -225,7 +225,7 @@ class Generation(models.Model):
     # Consecutive tries of the current step that were refused or failed on the way: sets the
     # backoff, never ends the generation (only the deadline does).
     waits = models.PositiveIntegerField(default=0)
-    checks = models.PositiveIntegerField(default=0)  # status looks taken, for the poll backoff
+    checks = models.PositiveIntegerField(default=0)  # status looks taken (polls)
     last_error = models.TextField(blank=True)
     result_url = models.TextField(blank=True)  # Oxen's presigned URL: server side only
     cost = models.DecimalField(max_digits=10, decimal_places=4, null=True, blank=True)

@@ -119,7 +119,7 @@ def _record_submitted(generation_id: int, upstream_id: str, recorded: dict[str, 
         locked.upstream_id = upstream_id
         locked.upstream_status = "queued"
         locked.transition_to(Status.QUEUED)
-        locked.next_check_at = timezone.now() + poll_interval(locked)
+        locked.next_check_at = timezone.now() + poll_interval()
         locked.last_error = ""
         waits_cleared(locked)
         locked.save()
@@ -209,8 +209,9 @@ def _orphan_search(generation_id: int) -> Next:
     try:
         found = find_upstream_by_directory(client, generation.target_directory)
     except errors.OxenError as exc:
-        # Not a proof of anything: search again.
-        return Next(seconds=max(ORPHAN_SEARCH_EVERY, record_wait(generation_id, exc)))
+        # Not a proof of anything: search again, at the usual pace (or Retry-After's).
+        record_wait(generation_id, exc)
+        return Next(seconds=max(ORPHAN_SEARCH_EVERY, exc.retry_after or 0.0))
     if found is None:
         started = generation.submitted_at or generation.created_at
         if timezone.now() - started < orphan_grace():
@@ -253,11 +254,14 @@ def _resubmit_proved_absent(generation_id: int) -> Next:
 
 
 def find_upstream_by_directory(client: OxenClient, directory: str) -> QueueGeneration | None:
-    """The upstream generation tagged with ``directory``: active ones first, then finished.
-    Every listing must answer, so ``None`` is a proof of absence, never a partial look."""
-    for status in (None, "succeeded", "failed", "cancelled"):
-        listing = client.queue_list(folder=directory, status=status, retries=0)
-        for row in listing.generations:
-            if row.target_directory == directory:
-                return row
+    """The upstream generation tagged with ``directory``: the active queue first, then the
+    history (every status, every page). Both listings must answer in full, so ``None`` is a
+    proof of absence, never a partial look (two calls, where the queue's per-status listings
+    took four: fewer chances for a flaky Oxen to leave the question open)."""
+    for row in client.queue_list(folder=directory, retries=0).generations:
+        if row.target_directory == directory:
+            return row
+    for row in client.generations_iter(folder=directory, page_size=50, retries=0):
+        if row.target_directory == directory:
+            return row
     return None

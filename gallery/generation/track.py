@@ -30,10 +30,10 @@ from seedream.responses import QueueGeneration
 
 logger = logging.getLogger(__name__)
 
-# Polling cadence for generations Oxen is working on, without the stream: 2 s, growing to 4 s
-# (the beat sweep runs every 2 s). With the stream up the poll is only a safety net.
-POLL_FIRST = timedelta(seconds=2)
-POLL_MAX = timedelta(seconds=4)
+# Polling cadence for generations Oxen is working on. Without the stream: at every sweep (beat
+# runs it every 2 s); one list call covers every row, so polling often costs one call per
+# sweep, not one per row. With the stream up the poll is only a slow safety net.
+POLL_WITHOUT_STREAM = timedelta(seconds=1.5)
 POLL_MAX_WITH_STREAM = timedelta(seconds=30)
 # Set while the sweep has seen the stream up; its disappearance means a catch-up is due.
 _STREAM_SEEN_KEY = "oxen:sweep-saw-stream"
@@ -60,7 +60,7 @@ def apply_upstream_status(*, generation_id: int, upstream: QueueGeneration) -> N
             return Next.done()
         if upstream.status == "processing" and generation.status == Status.QUEUED:
             generation.transition_to(Status.PROCESSING)
-        generation.next_check_at = timezone.now() + poll_interval(generation)
+        generation.next_check_at = timezone.now() + poll_interval()
         generation.save()
     return Next.done()
 
@@ -96,14 +96,13 @@ def _mark_made(generation: Generation, url: str | None) -> None:
     generation.save()
 
 
-def poll_interval(generation: Generation) -> timedelta:
+def poll_interval() -> timedelta:
     """How long until the next status look. With the listener up, events bring completions
-    within a second and the poll is a slow safety net; without it, every 2-4 s (one list
-    call covers every row)."""
+    within a second and the poll is a slow safety net; without it, at the next sweep (one
+    list call covers every row; a row costs a call of its own only once it has finished)."""
     if oxen.event_stream_connected():
         return POLL_MAX_WITH_STREAM
-    interval: timedelta = min(POLL_FIRST * (1.5 ** min(generation.checks, 8)), POLL_MAX)
-    return interval
+    return POLL_WITHOUT_STREAM
 
 
 @dataclass(frozen=True)

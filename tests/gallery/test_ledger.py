@@ -28,6 +28,15 @@ from tests.conftest import drive
 
 pytestmark = pytest.mark.django_db
 QUEUE_POST = "POST /api/ai/queue"
+_EMPTY_PAGE = {
+    "count": 0,
+    "page_number": 1,
+    "page_size": 50,
+    "total_pages": 1,
+    "total_entries": 0,
+    "total_cost": "0",
+    "generations": [],
+}
 
 
 def finished(team: Team, member: User, *, batch: int = 1, prompt: str = "a quiet harbour"):
@@ -117,7 +126,8 @@ def test_two_upstream_jobs_for_one_image_are_both_kept(
     )
     [pk] = list(request.generations.values_list("pk", flat=True))
     oxen_sim.inject(QUEUE_POST, drop=True, times=1)
-    oxen_sim.inject("GET /api/ai/queue", body={"generations": []}, times=4)
+    oxen_sim.inject("GET /api/ai/queue", body={"generations": []}, times=1)
+    oxen_sim.inject("GET /api/ai/generations", body=_EMPTY_PAGE, times=1)
     submit.generation_submit(generation_id=pk)
     Generation.objects.filter(pk=pk).update(submitted_at="2000-01-01T00:00:00Z")
     assert submit.generation_find_orphan(generation_id=pk).submit  # proved absent: again
