@@ -6,7 +6,7 @@ import io
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,7 @@ from django.test import Client
 from django.utils import timezone
 
 from gallery.accounts.models import User
-from gallery.generation.models import Reference
+from gallery.generation.models import GenerationRequest, Reference
 from gallery.team.models import Membership, Team
 from gallery.team.services import membership_add, team_create
 from seedream.simulator import Simulator, SimulatorConfig
@@ -181,6 +181,38 @@ def make_reference(team: Team, member: User, media_storage: Path) -> Callable[..
         )
 
     return make
+
+
+def new_request(
+    team: Team,
+    author: User,
+    *,
+    references: Sequence[Reference] = (),
+    batch: int = 1,
+    prompt: str = "a lighthouse at dusk, @Image1",
+    **parameters: Any,
+) -> GenerationRequest:
+    """A request made as the generate form makes it, against the configured model's schema."""
+    from django.conf import settings
+
+    from gallery.generation.create import generation_request_create
+    from gallery.oxen import get_schema
+
+    return generation_request_create(
+        team=team,
+        author=author,
+        prompt=prompt,
+        parameters={"size": "2K", **parameters},
+        references=list(references),
+        batch_size=batch,
+        schema=get_schema(model=settings.OXEN_MODEL),
+        model=settings.OXEN_MODEL,
+    )
+
+
+def ids(request: GenerationRequest) -> list[int]:
+    """The request's generations, by index."""
+    return list(request.generations.order_by("index").values_list("pk", flat=True))
 
 
 def drive(generation_ids: list[int], *, timeout: float = 20.0) -> None:

@@ -191,7 +191,7 @@ def generation_request_rerun(
         parameters=dict(original.parameters),
         references=original.ordered_references(),
         batch_size=original.batch_size,
-        schema=oxen.get_schema(model=original.model),
+        schema=oxen.get_schema(model=original.model, timeout=oxen.FORM_SCHEMA_TIMEOUT),
         model=original.model,
         remix_of=original,
     )

@@ -109,11 +109,6 @@ def wait_after(exc: Exception, waits: int) -> float:
     return delay
 
 
-def backoff(attempt: int) -> float:
-    """Exponential backoff for attempt 1, 2, 3...: 2, 4, 8 ... capped at 60 s."""
-    return float(min(60, 2 ** max(1, attempt)))
-
-
 def deadline_message() -> str:
     minutes = settings.GENERATION_DEADLINE_MINUTES
     return f"Oxen did not finish this image within {minutes} minutes, so it was stopped."

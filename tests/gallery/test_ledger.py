@@ -6,14 +6,11 @@ import io
 from decimal import Decimal
 
 import pytest
-from django.conf import settings
 from django.core.management import call_command
 from django.test import Client
 
-from gallery import oxen
 from gallery.accounts.models import User
 from gallery.generation import ingest, submit
-from gallery.generation.create import generation_request_create
 from gallery.generation.ledger import generations_reconcile
 from gallery.generation.models import (
     GalleryImage,
@@ -24,7 +21,7 @@ from gallery.generation.models import (
 )
 from gallery.team.models import Team
 from seedream.simulator import Simulator
-from tests.conftest import drive
+from tests.conftest import drive, ids, new_request
 
 pytestmark = pytest.mark.django_db
 QUEUE_POST = "POST /api/ai/queue"
@@ -40,17 +37,7 @@ _EMPTY_PAGE = {
 
 
 def finished(team: Team, member: User, *, batch: int = 1, prompt: str = "a quiet harbour"):
-    request = generation_request_create(
-        team=team,
-        author=member,
-        prompt=prompt,
-        parameters={"size": "2K"},
-        references=[],
-        batch_size=batch,
-        schema=oxen.get_schema(model=settings.OXEN_MODEL),
-        model=settings.OXEN_MODEL,
-    )
-    pks = list(request.generations.values_list("pk", flat=True))
+    pks = ids(new_request(team, member, batch=batch, prompt=prompt))
     drive(pks)
     return list(Generation.objects.filter(pk__in=pks).order_by("index"))
 
@@ -114,17 +101,8 @@ def test_two_upstream_jobs_for_one_image_are_both_kept(
 ) -> None:
     """A POST dropped after Oxen created the job, and searches that do not show it: the image
     is sent again. When the first job turns up, both images are kept and it is recorded."""
-    request = generation_request_create(
-        team=team,
-        author=member,
-        prompt="twins",
-        parameters={"size": "2K"},
-        references=[],
-        batch_size=1,
-        schema=oxen.get_schema(model=settings.OXEN_MODEL),
-        model=settings.OXEN_MODEL,
-    )
-    [pk] = list(request.generations.values_list("pk", flat=True))
+    request = new_request(team, member, prompt="twins")
+    [pk] = ids(request)
     oxen_sim.inject(QUEUE_POST, drop=True, times=1)
     oxen_sim.inject("GET /api/ai/queue", body={"generations": []}, times=1)
     oxen_sim.inject("GET /api/ai/generations", body=_EMPTY_PAGE, times=1)

@@ -16,48 +16,31 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.utils import timezone
 
-from gallery import oxen
 from gallery.accounts.models import User
 from gallery.generation import ingest, retry, submit, track
-from gallery.generation.create import generation_request_create
 from gallery.generation.models import GalleryImage, Generation, GenerationRequest, Reference
 from gallery.team.models import Team
 from seedream.client import _schema_cache
 from seedream.simulator import Simulator
-from tests.conftest import drive, png_bytes
+from tests.conftest import drive, ids, new_request, png_bytes
 
 pytestmark = pytest.mark.django_db
 QUEUE_POST = "POST /api/ai/queue"
 FILE_GET = "GET /api/repos/{namespace}/{repo}/file/{branch}/{path}"
 
 
-def new_request(
-    team: Team,
-    author: User,
-    *,
-    references: list[Reference] = (),  # type: ignore[assignment]
-    batch: int = 1,
-    prompt: str = "a lighthouse at dusk",
-) -> GenerationRequest:
-    return generation_request_create(
-        team=team,
-        author=author,
-        prompt=prompt,
-        parameters={"size": "2K"},
-        references=list(references),
-        batch_size=batch,
-        schema=oxen.get_schema(model=settings.OXEN_MODEL),
-        model=settings.OXEN_MODEL,
-    )
-
-
-def ids(request: GenerationRequest) -> list[int]:
-    return list(request.generations.order_by("index").values_list("pk", flat=True))
+def finished_upstream(sim: Simulator, team: Team, member: User) -> tuple[int, str]:
+    """A generation submitted and finished (billed) upstream: its row and Oxen's id."""
+    [pk] = ids(new_request(team, member))
+    submit.generation_submit(generation_id=pk)
+    upstream_id = Generation.objects.get(pk=pk).upstream_id
+    assert upstream_id
+    sim.finish(upstream_id)
+    return pk, upstream_id
 
 
 def upstream_per_directory(sim: Simulator) -> dict[str, int]:
@@ -104,10 +87,7 @@ def test_sustained_rate_limits_on_every_route_lose_no_billed_image(
 def test_a_result_that_finished_during_an_outage_is_fetched_when_oxen_is_back(
     oxen_sim: Simulator, team: Team, member: User
 ) -> None:
-    [pk] = ids(new_request(team, member))
-    submit.generation_submit(generation_id=pk)
-    upstream_id = Generation.objects.get(pk=pk).upstream_id
-    oxen_sim.finish(upstream_id)
+    pk, upstream_id = finished_upstream(oxen_sim, team, member)
     url = oxen_sim.generation(upstream_id)["result_url"]
     assert track.generation_event_apply(
         upstream_id=upstream_id, status="succeeded", url=url, error=None
@@ -271,10 +251,7 @@ def test_a_redirected_result_is_downloaded_without_the_key(
 def test_a_result_url_on_a_host_not_allowed_is_replaced_by_a_fresh_one_from_oxen(
     oxen_sim: Simulator, team: Team, member: User
 ) -> None:
-    [pk] = ids(new_request(team, member))
-    submit.generation_submit(generation_id=pk)
-    upstream_id = Generation.objects.get(pk=pk).upstream_id
-    oxen_sim.finish(upstream_id)
+    pk, upstream_id = finished_upstream(oxen_sim, team, member)
     elsewhere = oxen_sim.result_url(upstream_id).replace(oxen_sim.base_url, "https://cdn.invalid")
     assert track.generation_event_apply(
         upstream_id=upstream_id, status="succeeded", url=elsewhere, error=None
