@@ -48,6 +48,7 @@ from PIL import (
 
 from gallery.media.renditions import THUMBNAIL_WIDTHS
 from seedream import limits
+from seedream.download import looks_complete
 from seedream.mediatypes import MIME_TYPES, ImageFormat, extension, mime_type, sniff_format
 
 __all__ = [
@@ -120,7 +121,6 @@ _OXEN_LADDER = ((1.0, 85), (1.0, 75), (0.75, 75), (0.5, 75))
 
 PLACEHOLDER_SIZE = 32
 
-_PNG_IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"
 
 _PLUGINS: dict[ImageFormat, type[ImageFile.ImageFile]] = {
     "JPEG": JpegImagePlugin.JpegImageFile,
@@ -628,12 +628,10 @@ def _webp_canvas_size(data: bytes) -> tuple[int, int] | None:
 
 
 def _cut_short(data: bytes, fmt: ImageFormat) -> bool:
-    """Whether the container shows the file ends early. JPEG has no length: decoding tells."""
-    if fmt == "PNG":
-        return data.rfind(_PNG_IEND) == -1
-    if fmt == "WEBP":
-        return len(data) < 8 + int.from_bytes(data[4:8], "little")
-    return False
+    """Whether the file ends early: the downloader's own test (its last bytes hold the end
+    marker; a WebP's RIFF length fits). Decoding alone misses a JPEG cut just before its
+    end-of-image marker when the last scan happens to be complete."""
+    return not looks_complete(fmt, data[:12], data[-32:], len(data))
 
 
 def _looks_like_text(data: bytes) -> bool:
