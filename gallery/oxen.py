@@ -88,14 +88,20 @@ class SchemaRead:
 
 
 def schema_read(
-    *, model: str, timeout: float = WORKER_SCHEMA_TIMEOUT, refresh: bool = False
+    *,
+    model: str,
+    timeout: float = WORKER_SCHEMA_TIMEOUT,
+    refresh: bool = False,
+    store: bool = True,
 ) -> SchemaRead:
     """``model``'s request schema: the client's cached or live copy (read within ``timeout``
     seconds), else, when Oxen is unreachable or failing, the last good copy stored here.
 
-    A failed read is remembered for ``SCHEMA_FAILURE_TTL`` seconds, so the next callers use the
-    stored copy at once instead of each waiting again. An error Oxen means (a wrong key, an
-    unknown model) is not papered over: it comes back with no schema."""
+    A live copy is stored (``store``; web requests pass False, since a GET changes no row:
+    workers and beat's ``schema_refresh`` keep the copy fresh). A failed read is remembered for
+    ``SCHEMA_FAILURE_TTL`` seconds, so the next callers use the stored copy at once instead of
+    each waiting again. An error Oxen means (a wrong key, an unknown model) is not papered
+    over: it comes back with no schema."""
     if not settings.OXEN_API_KEY:
         return SchemaRead(None, error=OxenNotConfiguredError())
     failure_key = _SCHEMA_FAILURE_KEY.format(model=model)
@@ -110,7 +116,8 @@ def schema_read(
             cache.set(failure_key, True, timeout=SCHEMA_FAILURE_TTL)
             logger.warning("reading the %s schema failed (%s); using the stored one", model, exc)
         else:
-            _schema_store(model, schema)
+            if store:
+                _schema_store(model, schema)
             return SchemaRead(schema)
     stored = StoredSchema.objects.filter(model=model).first()
     if stored is None:
@@ -129,6 +136,12 @@ def get_schema(
         assert read.error is not None
         raise read.error
     return read.schema
+
+
+def schema_refresh(*, model: str) -> bool:
+    """Read ``model``'s schema from Oxen now and store it (beat, every few minutes, so the
+    copy the form falls back to is recent). Returns whether Oxen answered."""
+    return schema_read(model=model, refresh=True).live
 
 
 def _schema_store(model: str, schema: RequestSchema) -> None:

@@ -273,6 +273,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 2.0,
         "options": {"expires": 10},
     },
+    # The model's schema, read and stored: what the form and submits use while Oxen is down.
+    "schema-refresh": {
+        "task": "gallery.tasks.schema_refresh",
+        "schedule": 5 * 60.0,
+        "options": {"expires": 60},
+    },
     # The ledger: what Oxen made for us in the last two days against what the gallery holds
     # (adopts billed results it lost, corrects statuses and costs); manage.py oxen_reconcile.
     "generations-reconcile": {

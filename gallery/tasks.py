@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from celery import shared_task
 from django.conf import settings
+from django.core.cache import cache
 from django.utils import timezone
 
 if TYPE_CHECKING:
@@ -103,12 +104,29 @@ def generations_sweep(catch_up: bool = False) -> None:
         generation_submit.delay(pk)  # a row left "submitting" gets its orphan search
     for pk in result.ingest:
         generation_ingest.delay(pk)
+    # An upstream job of ours that no row knows: the ledger adopts it soon, not tomorrow
+    # (at most once per LEDGER_SOON seconds, however many sweeps see it).
+    if result.strangers and cache.add("gallery:ledger-soon", True, timeout=LEDGER_SOON):
+        generations_reconcile.delay(hours=1)
+
+
+# The shortest time between two reconciliations sent by the sweep.
+LEDGER_SOON = 5 * 60
 
 
 @shared_task(acks_late=True, ignore_result=True)
-def generations_reconcile(days: int = 2) -> None:
+def generations_reconcile(hours: float = 48) -> None:
     """Daily (beat): the ledger against Oxen's history (``manage.py oxen_reconcile``)."""
     from gallery.generation import ledger
 
-    report = ledger.generations_reconcile(since=timezone.now() - timedelta(days=days))
+    report = ledger.generations_reconcile(since=timezone.now() - timedelta(hours=hours))
     logger.info("reconciled with Oxen: %s", report.summary())
+
+
+@shared_task(ignore_result=True)
+def schema_refresh() -> None:
+    """Beat, every few minutes: keep the stored copy of the model's schema recent, for the
+    generate form and submits to fall back on while Oxen cannot be reached."""
+    from gallery import oxen
+
+    oxen.schema_refresh(model=settings.OXEN_MODEL)

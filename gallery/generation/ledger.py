@@ -47,6 +47,11 @@ from seedream.responses import GenerationDetail
 logger = logging.getLogger(__name__)
 
 Action = Reconciliation.Action
+# Fields Oxen echoes with a job that are not the model's parameters (references are left
+# out too: the images themselves are not kept upstream with the job).
+_NOT_PARAMETERS = frozenset(
+    {"model", "prompt", "num_generations", "target_directory", "target_namespace", "target_repo"}
+)
 # Upstream states in which Oxen has made, or may still make, the image: worth adopting.
 WORTH_ADOPTING = frozenset({"succeeded", "queued", "processing"})
 
@@ -207,7 +212,11 @@ def _lost_row(
         why = "no team" if team_id is None else f"team {team_id} is not in this gallery"
         report.not_adopted.append(f"{row.generation_id} ({row.target_directory}): {why}")
         return None
-    parameters = {k: v for k, v in row.params.items() if isinstance(v, str | int | float | bool)}
+    parameters = {
+        key: value
+        for key, value in row.params.items()
+        if key not in _NOT_PARAMETERS and isinstance(value, str | int | float | bool)
+    }
     request = GenerationRequest.objects.create(
         team=team,
         author=None,

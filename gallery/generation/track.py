@@ -24,7 +24,7 @@ from gallery import oxen
 from gallery.generation import lifecycle
 from gallery.generation.ingest import result_cost
 from gallery.generation.lifecycle import Next, Status
-from gallery.generation.models import Generation
+from gallery.generation.models import Generation, directory_ids
 from seedream import errors
 from seedream.responses import QueueGeneration
 
@@ -111,6 +111,9 @@ class SweepResult:
     orphans: list[int]
     ingest: list[int]
     checked: int
+    # Jobs in Oxen's active queue under our directories that no row knows: a POST thought
+    # absent that reached Oxen after all. The ledger adopts them (keeping both images).
+    strangers: int = 0
 
 
 def generations_sweep(*, limit: int = 1000, catch_up: bool = False) -> SweepResult:
@@ -140,10 +143,14 @@ def generations_sweep(*, limit: int = 1000, catch_up: bool = False) -> SweepResu
     if not catch_up:
         active = active.filter(next_check_at__lte=now)
     due = list(active.order_by("next_check_at").values_list("pk", "upstream_id")[:limit])
+    strangers = 0
     if due:
-        ingest.extend(_poll(due))
+        polled, strangers = _poll(due)
+        ingest.extend(polled)
     costs_record(now)
-    return SweepResult(submit=submit, orphans=orphans, ingest=ingest, checked=len(due))
+    return SweepResult(
+        submit=submit, orphans=orphans, ingest=ingest, checked=len(due), strangers=strangers
+    )
 
 
 # A stored image whose cost Oxen did not report at ingest is asked about again this often, for
@@ -186,8 +193,9 @@ def _stream_went_away() -> bool:
     return False
 
 
-def _poll(due: Sequence[tuple[int, str | None]]) -> list[int]:
-    """One ``GET /api/ai/queue`` for every due row; a status call only for rows that left it."""
+def _poll(due: Sequence[tuple[int, str | None]]) -> tuple[list[int], int]:
+    """One ``GET /api/ai/queue`` for every due row; a status call only for rows that left it.
+    Returns the rows to ingest and how many active jobs of ours no row knows."""
     client = oxen.get_client()
     try:
         active = {row.generation_id: row for row in client.queue_list(retries=0).generations}
@@ -195,7 +203,11 @@ def _poll(due: Sequence[tuple[int, str | None]]) -> list[int]:
         logger.warning("polling Oxen failed: %s", exc)
         later = timezone.now() + timedelta(seconds=lifecycle.wait_after(exc, 1))
         Generation.objects.filter(pk__in=[pk for pk, _ in due]).update(next_check_at=later)
-        return []
+        return [], 0
+    ours = [job for job, row in active.items() if directory_ids(row.target_directory)]
+    known = set(
+        Generation.objects.filter(upstream_id__in=ours).values_list("upstream_id", flat=True)
+    )
     ingest: list[int] = []
     for pk, upstream_id in due:
         if upstream_id is None:
@@ -217,7 +229,7 @@ def _poll(due: Sequence[tuple[int, str | None]]) -> list[int]:
         _count_check(pk)
         if apply_upstream_status(generation_id=pk, upstream=row).ingest:
             ingest.append(pk)
-    return ingest
+    return ingest, len(set(ours) - known)
 
 
 def _count_check(pk: int) -> None:

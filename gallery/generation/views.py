@@ -43,7 +43,9 @@ from seedream.schema import RequestSchema
 def _schema() -> tuple[RequestSchema | None, str, str]:
     """The model's schema (live, read within a few seconds, or the stored copy), a sentence
     saying why there is none, and one saying a stored copy is in use and what that means."""
-    read = oxen.schema_read(model=settings.OXEN_MODEL, timeout=oxen.FORM_SCHEMA_TIMEOUT)
+    read = oxen.schema_read(
+        model=settings.OXEN_MODEL, timeout=oxen.FORM_SCHEMA_TIMEOUT, store=False
+    )
     if read.schema is None:
         return None, read.error.user_message if read.error else "", ""
     if read.stored_at is None:

@@ -150,3 +150,21 @@ def test_a_history_that_cannot_be_read_in_full_changes_nothing(
         reconcile()
     assert not Generation.objects.exclude(cost=None).exists()
     assert not UpstreamGeneration.objects.exists()
+
+
+def test_the_sweep_notices_a_job_of_ours_that_no_row_knows(
+    oxen_sim: Simulator, team: Team, member: User
+) -> None:
+    from gallery.generation import track
+
+    oxen_sim.script_outcomes("never", times=2)
+    first, second = ids(new_request(team, member, batch=2))
+    for pk in (first, second):
+        submit.generation_submit(generation_id=pk)
+    # The second's POST "was never confirmed": its row does not know the job Oxen has.
+    Generation.objects.filter(pk=second).update(upstream_id=None, status="failed")
+    Generation.objects.filter(pk=first).update(next_check_at="2000-01-01T00:00:00Z")
+    assert track.generations_sweep().strangers == 1
+    report = generations_reconcile(since=None)
+    assert Generation.objects.get(pk=second).status == "queued"  # adopted, followed again
+    assert len(report.adopted) == 1

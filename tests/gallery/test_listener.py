@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings
+from django.db import connections
 from django.utils import timezone
 
 from gallery import oxen
@@ -37,11 +38,19 @@ def eager(settings: Any) -> Iterator[None]:
 @pytest.fixture
 def listener(oxen_sim: Simulator, eager: None) -> Iterator[threading.Event]:
     stop = threading.Event()
-    thread = threading.Thread(target=listen, args=(stop,), daemon=True)
+
+    def run() -> None:
+        try:
+            listen(stop)
+        finally:
+            connections.close_all()  # the eager tasks' connections, opened in this thread
+
+    thread = threading.Thread(target=run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
-    while oxen_sim.sse_connections() == 0 and time.monotonic() < deadline:
+    while not oxen.event_stream_connected() and time.monotonic() < deadline:
         time.sleep(0.05)
+    time.sleep(0.3)  # the catch-up sweep sent on connecting has run (eagerly, in its thread)
     yield stop
     stop.set()
     thread.join(timeout=5)

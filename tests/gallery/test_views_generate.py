@@ -286,3 +286,14 @@ def test_a_billed_result_that_failed_to_download_offers_retry_download_not_a_new
     assert Generation.objects.count() == 1  # the same row, downloading again
     billed.refresh_from_db()
     assert billed.status == "downloading" and billed.last_error == ""
+
+
+def test_showing_the_form_reads_the_schema_without_writing_a_row(
+    member_client: Client, oxen_sim: Simulator
+) -> None:
+    from gallery.generation.models import StoredSchema
+
+    assert member_client.get("/generate/").status_code == 200
+    assert not StoredSchema.objects.exists()  # a GET changes no row: beat stores the copy
+    assert oxen.schema_refresh(model=settings.OXEN_MODEL)
+    assert StoredSchema.objects.get().model == settings.OXEN_MODEL
