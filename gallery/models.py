@@ -11,8 +11,11 @@ from gallery.generation.models import (
     GalleryImage,
     Generation,
     GenerationRequest,
+    Reconciliation,
     Reference,
     RequestReference,
+    StoredSchema,
+    UpstreamGeneration,
 )
 from gallery.media.models import Thumbnail
 from gallery.review.models import ReviewDecision
@@ -26,12 +29,15 @@ __all__ = [
     "GenerationRequest",
     "Invitation",
     "Membership",
+    "Reconciliation",
     "Reference",
     "RequestReference",
     "ReviewDecision",
     "ShareLink",
     "ShareLinkItem",
+    "StoredSchema",
     "Team",
     "Thumbnail",
+    "UpstreamGeneration",
     "User",
 ]

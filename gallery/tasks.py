@@ -15,10 +15,13 @@ task body, never at module level: the import graph runs services -> tasks only
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from celery import shared_task
 from django.conf import settings
+from django.core.cache import cache
+from django.utils import timezone
 
 if TYPE_CHECKING:
     from gallery.generation.lifecycle import Next
@@ -36,11 +39,15 @@ def capped_delay(seconds: float) -> float:
 
 
 def _follow(task: Any, generation_id: int, outcome: Next) -> None:
-    if outcome.ingest and outcome.seconds is None:
-        generation_ingest.delay(generation_id)
-    elif outcome.seconds is not None:
-        target = generation_ingest if outcome.ingest else task
+    """Queue the step a service asked for: the ingest, the submit or the same task again,
+    now or after a countdown."""
+    if not (outcome.ingest or outcome.submit or outcome.seconds is not None):
+        return
+    target = generation_ingest if outcome.ingest else generation_submit if outcome.submit else task
+    if outcome.seconds:
         target.apply_async((generation_id,), countdown=capped_delay(outcome.seconds))
+    else:
+        target.delay(generation_id)
 
 
 @idempotent_task
@@ -74,26 +81,52 @@ def generation_cancel(generation_id: int) -> None:
 
 @idempotent_task
 def generation_completed(upstream_id: str, status: str, url: str | None, error: str | None) -> None:
-    """A completion event, handed over by the listener (``manage.py oxen_listen``)."""
-    from gallery.generation import track
+    """A completion event, handed over by the listener (``manage.py oxen_listen``). The ingest
+    runs here, in the same task: one broker hop from Oxen's event to the stored image."""
+    from gallery.generation import ingest, track
     from gallery.generation.selectors import generation_id_for_upstream
 
     outcome = track.generation_event_apply(
         upstream_id=upstream_id, status=status, url=url, error=error
     )
     if outcome.ingest and (pk := generation_id_for_upstream(upstream_id)) is not None:
-        generation_ingest.delay(pk)
+        _follow(generation_ingest, pk, ingest.generation_ingest(generation_id=pk))
 
 
 @shared_task(acks_late=True, ignore_result=True)
-def generations_sweep() -> None:
-    """Beat runs this every few seconds; it is also sent when the event stream reconnects."""
+def generations_sweep(catch_up: bool = False) -> None:
+    """Beat runs this every two seconds; the listener sends it with ``catch_up`` when the
+    event stream (re)connects or drops, to look at every generation Oxen holds at once."""
     from gallery.generation import track
 
-    result = track.generations_sweep()
-    for pk in result.submit:
-        generation_submit.delay(pk)
-    for pk in result.orphans:
-        generation_find_orphan.delay(pk)
+    result = track.generations_sweep(catch_up=catch_up)
+    for pk in result.submit + result.orphans:
+        generation_submit.delay(pk)  # a row left "submitting" gets its orphan search
     for pk in result.ingest:
         generation_ingest.delay(pk)
+    # An upstream job of ours that no row knows: the ledger adopts it soon, not tomorrow
+    # (at most once per LEDGER_SOON seconds, however many sweeps see it).
+    if result.strangers and cache.add("gallery:ledger-soon", True, timeout=LEDGER_SOON):
+        generations_reconcile.delay(hours=1)
+
+
+# The shortest time between two reconciliations sent by the sweep.
+LEDGER_SOON = 5 * 60
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def generations_reconcile(hours: float = 48) -> None:
+    """Daily (beat): the ledger against Oxen's history (``manage.py oxen_reconcile``)."""
+    from gallery.generation import ledger
+
+    report = ledger.generations_reconcile(since=timezone.now() - timedelta(hours=hours))
+    logger.info("reconciled with Oxen: %s", report.summary())
+
+
+@shared_task(ignore_result=True)
+def schema_refresh() -> None:
+    """Beat, every few minutes: keep the stored copy of the model's schema recent, for the
+    generate form and submits to fall back on while Oxen cannot be reached."""
+    from gallery import oxen
+
+    oxen.schema_refresh(model=settings.OXEN_MODEL)

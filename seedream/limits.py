@@ -15,9 +15,12 @@ BATCH_MAX = 4
 # Reference images a single request may carry.
 MAX_REFERENCES = 14
 
-# Each reference image: at most 10 MB ("MB" is not defined there, so the smaller, decimal
-# reading), both sides larger than 14 px, at most 6000 px a side, aspect ratio within [1/3, 3].
+# Each reference image, as Oxen receives it: at most 10 MB ("MB" is not defined there, so the
+# smaller, decimal reading), both sides larger than 14 px, at most 6000 px a side, and an
+# aspect ratio (long side over short side) within [1/16, 16]. The upstream provider's docs for
+# Seedream 4.x state these (contract section 10); the 1:3 to 3:1 some mirrors give for 4.0 is
+# not Seedream 4.5's and refused images Oxen takes. Formats: ``seedream.mediatypes``.
 REFERENCE_MAX_BYTES = 10_000_000
 REFERENCE_MIN_SIDE = 15
 REFERENCE_MAX_SIDE = 6000
-REFERENCE_MAX_ASPECT = 3
+REFERENCE_MAX_ASPECT = 16

@@ -6,7 +6,7 @@ import io
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,7 @@ from django.test import Client
 from django.utils import timezone
 
 from gallery.accounts.models import User
-from gallery.generation.models import Reference
+from gallery.generation.models import GenerationRequest, Reference
 from gallery.team.models import Membership, Team
 from gallery.team.services import membership_add, team_create
 from seedream.simulator import Simulator, SimulatorConfig
@@ -183,30 +183,91 @@ def make_reference(team: Team, member: User, media_storage: Path) -> Callable[..
     return make
 
 
+def new_request(
+    team: Team,
+    author: User,
+    *,
+    references: Sequence[Reference] = (),
+    batch: int = 1,
+    prompt: str = "a lighthouse at dusk, @Image1",
+    **parameters: Any,
+) -> GenerationRequest:
+    """A request made as the generate form makes it, against the configured model's schema."""
+    from django.conf import settings
+
+    from gallery.generation.create import generation_request_create
+    from gallery.oxen import get_schema
+
+    return generation_request_create(
+        team=team,
+        author=author,
+        prompt=prompt,
+        parameters={"size": "2K", **parameters},
+        references=list(references),
+        batch_size=batch,
+        schema=get_schema(model=settings.OXEN_MODEL),
+        model=settings.OXEN_MODEL,
+    )
+
+
+def ids(request: GenerationRequest) -> list[int]:
+    """The request's generations, by index."""
+    return list(request.generations.order_by("index").values_list("pk", flat=True))
+
+
 def drive(generation_ids: list[int], *, timeout: float = 20.0) -> None:
-    """Run the pipeline in this process the way the worker would (submit, sweep, ingest),
-    until every generation is terminal. Tests use it where Celery itself is not under test."""
+    """Run the pipeline in this process the way the worker and beat would, until every
+    generation is settled: each service's ``Next`` is followed as the tasks follow it (a
+    countdown is a real wait here), and the sweep runs every few tenths of a second. Tests use
+    it where Celery itself is not under test; the reliability tests run the real processes."""
+    import heapq
+    import itertools
+
     from gallery.generation import ingest, submit, track
     from gallery.generation.models import Generation
 
-    for pk in generation_ids:
-        submit.generation_submit(generation_id=pk)
+    services: dict[str, Callable[..., Any]] = {
+        "submit": submit.generation_submit,
+        "orphan": submit.generation_find_orphan,
+        "ingest": ingest.generation_ingest,
+    }
+    due: list[tuple[float, int, str, int]] = []
+    order = itertools.count()
+
+    def later(kind: str, pk: int, seconds: float = 0.0) -> None:
+        heapq.heappush(due, (time.monotonic() + seconds, next(order), kind, pk))
+
+    # Each row starts where its status says a task would be waiting for it.
+    for pk, status in Generation.objects.filter(pk__in=generation_ids).values_list("pk", "status"):
+        if status in ("pending", "submitting"):
+            later("submit", pk)
+        elif status == "downloading":
+            later("ingest", pk)
     deadline = time.monotonic() + timeout
+    next_sweep = 0.0
     while time.monotonic() < deadline:
-        Generation.objects.filter(
-            pk__in=generation_ids, status__in=["queued", "processing"]
-        ).update(next_check_at=timezone.now())
-        result = track.generations_sweep()
-        for pk in result.submit:
-            submit.generation_submit(generation_id=pk)
-        for pk in result.orphans:
-            submit.generation_find_orphan(generation_id=pk)
-        for pk in result.ingest:
-            ingest.generation_ingest(generation_id=pk)
+        while due and due[0][0] <= time.monotonic():
+            _, _, kind, pk = heapq.heappop(due)
+            outcome = services[kind](generation_id=pk)
+            if outcome.ingest or outcome.submit or outcome.seconds is not None:
+                step = "ingest" if outcome.ingest else "submit" if outcome.submit else kind
+                later(step, pk, outcome.seconds or 0.0)
+        if time.monotonic() >= next_sweep:
+            Generation.objects.filter(
+                pk__in=generation_ids, status__in=["queued", "processing"]
+            ).update(next_check_at=timezone.now())
+            result = track.generations_sweep()
+            for pk in result.submit:
+                later("submit", pk)
+            for pk in result.orphans:
+                later("orphan", pk)
+            for pk in result.ingest:
+                later("ingest", pk)
+            next_sweep = time.monotonic() + 0.3
         pending = Generation.objects.filter(pk__in=generation_ids).exclude(
-            status__in=["succeeded", "failed", "cancelled"]
+            status__in=Generation.TERMINAL
         )
         if not pending.exists():
             return
-        time.sleep(0.1)
+        time.sleep(0.05)
     raise AssertionError(f"not settled: {list(pending.values_list('status', 'last_error'))}")

@@ -153,8 +153,11 @@ def test_services_queue_tasks_and_tasks_import_services_only_inside_their_bodies
     ]
     assert [i.target for i in from_tasks] == []
     users = {i.source for i in all_imports() if i.target == "gallery.tasks" and i.top_level}
-    assert users <= {"gallery.generation.create", "gallery.generation.retry"} | {
-        "gallery.generation.listener"
+    assert users <= {
+        "gallery.generation.create",
+        "gallery.generation.retry",
+        "gallery.generation.ledger",
+        "gallery.generation.listener",
     }
 
 

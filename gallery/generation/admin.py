@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from gallery.admin_scope import GenerationSizeFilter, TeamScopedAdmin, pretty_json, thumb_html
-from gallery.generation.models import GalleryImage, Generation, Reference
+from gallery.generation.models import GalleryImage, Generation, Reconciliation, Reference
 
 UPSTREAM_FIELDS = (
     "public_id",
@@ -19,7 +19,10 @@ UPSTREAM_FIELDS = (
     "index",
     "status",
     "upstream_id",
+    "upstream_status",
+    "target_directory",
     "attempts",
+    "waits",
     "checks",
     "last_error",
     "cost",
@@ -36,6 +39,23 @@ UPSTREAM_FIELDS = (
     "request_schema",
     "image_link",
 )
+
+
+class ReconciledInline(admin.TabularInline):  # type: ignore[type-arg]
+    """What the ledger (``manage.py oxen_reconcile``) changed on this generation, and why."""
+
+    model = Reconciliation
+    verbose_name = "reconciliation"
+    verbose_name_plural = "Reconciled with Oxen"
+    fields = readonly_fields = ("created_at", "action", "upstream_id", "detail")
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 @admin.register(Generation)
@@ -64,6 +84,7 @@ class GenerationAdmin(TeamScopedAdmin):
     date_hierarchy = "created_at"
     fields = UPSTREAM_FIELDS
     readonly_fields = UPSTREAM_FIELDS
+    inlines = [ReconciledInline]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -3,7 +3,10 @@ image, submit tasks queued after commit."""
 
 from __future__ import annotations
 
+import re
+import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -15,7 +18,15 @@ from gallery import oxen, tasks
 from gallery.accounts.models import User
 from gallery.errors import ApplicationError
 from gallery.generation.lifecycle import Status, stale_after
-from gallery.generation.models import Generation, GenerationRequest, Reference, RequestReference
+from gallery.generation.models import (
+    Generation,
+    GenerationRequest,
+    Reference,
+    RequestReference,
+    directory_for,
+)
+from gallery.generation.references import reference_check
+from gallery.media.imaging import ImageRejected
 from gallery.team.models import Membership, Team
 from seedream import limits
 from seedream.schema import RequestSchema
@@ -53,6 +64,12 @@ def generation_request_create(
         raise GenerationInputError({"batch_size": [choose]})
     if any(ref.team_id != team.pk for ref in references):
         raise GenerationInputError({REFERENCES_FIELD: ["A reference belongs to another team."]})
+    # Oxen takes each image once: the same one twice would shift every later @ImageN.
+    deduplicated = references_deduplicated(prompt=prompt, references=references)
+    prompt, references = deduplicated.prompt, deduplicated.references
+    refused = _references_seedream_refuses(references)
+    if refused:
+        raise GenerationInputError({REFERENCES_FIELD: refused})
     draft = request_body_draft(
         model=model,
         prompt=prompt,
@@ -87,18 +104,69 @@ def generation_request_create(
         )
         generations = Generation.objects.bulk_create(
             Generation(
+                public_id=public_id,
                 request=request,
                 team=team,
                 index=index,
+                target_directory=directory_for(team.public_id, public_id),
                 deadline_at=deadline,
                 next_check_at=now + stale_after(),
                 transitions=[[Status.PENDING, now.isoformat()]],
             )
-            for index in range(batch_size)
+            for index, public_id in enumerate(uuid.uuid4() for _ in range(batch_size))
         )
         ids = [g.pk for g in generations]
         transaction.on_commit(lambda: [tasks.generation_submit.delay(pk) for pk in ids])
     return request
+
+
+def _references_seedream_refuses(references: Sequence[Reference]) -> list[str]:
+    """A message per reference Seedream would refuse (one stored before a limit changed, or
+    reused from the library), naming it as the prompt does."""
+    messages = []
+    for position, ref in enumerate(references, start=1):
+        try:
+            reference_check(width=ref.width, height=ref.height, size=ref.bytes)
+        except ImageRejected as exc:
+            messages.append(f"@Image{position} ({ref}): {exc.message}")
+    return messages
+
+
+@dataclass(frozen=True)
+class Deduplicated:
+    """References with each image once, the prompt's @ImageN renumbered to match, and one
+    note per dropped duplicate: (its position as given, the position it is sent at)."""
+
+    prompt: str
+    references: list[Reference]
+    dropped: list[tuple[int, int]]
+
+
+_IMAGE_TAG = re.compile(r"@Image(\d+)\b")
+
+
+def references_deduplicated(*, prompt: str, references: Sequence[Reference]) -> Deduplicated:
+    """Each reference once, in first-seen order, with ``@ImageN`` in the prompt renumbered so
+    every tag still names the same picture (a duplicate's tag names its first occurrence)."""
+    kept: list[Reference] = []
+    position_of: dict[int, int] = {}  # reference pk -> 1-based position sent
+    renumber: dict[int, int] = {}  # position as given -> position sent
+    dropped: list[tuple[int, int]] = []
+    for given, ref in enumerate(references, start=1):
+        if ref.pk in position_of:
+            dropped.append((given, position_of[ref.pk]))
+        else:
+            kept.append(ref)
+            position_of[ref.pk] = len(kept)
+        renumber[given] = position_of[ref.pk]
+    if not dropped:
+        return Deduplicated(prompt, list(references), [])
+
+    def tag(match: re.Match[str]) -> str:
+        number = int(match.group(1))
+        return f"@Image{renumber.get(number, number)}"
+
+    return Deduplicated(_IMAGE_TAG.sub(tag, prompt), kept, dropped)
 
 
 def request_body_draft(
@@ -123,7 +191,7 @@ def generation_request_rerun(
         parameters=dict(original.parameters),
         references=original.ordered_references(),
         batch_size=original.batch_size,
-        schema=oxen.get_schema(model=original.model),
+        schema=oxen.get_schema(model=original.model, timeout=oxen.FORM_SCHEMA_TIMEOUT),
         model=original.model,
         remix_of=original,
     )

@@ -1,6 +1,14 @@
 """Ingest: download, verify and store a result with its renditions. Running it twice
 changes nothing: files have content-hash names and the row moves only from the states
-it expects."""
+it expects.
+
+Once Oxen reports success the image is billed, and the gallery does not give up on it before
+the deadline: a refusal (429, no connection), a failure on the way (5xx, a stalled download,
+Oxen restarting) or an expired URL is a wait, then another try (with a fresh URL from the
+status call when the one in hand expired or is not allowed). Only a result that cannot be
+used (not an image, truncated, too large), a URL the download settings refuse, or the
+deadline ends it, as a failed download that keeps ``upstream_status = "succeeded"``: its
+Retry downloads it again, never generates a new one."""
 
 from __future__ import annotations
 
@@ -9,29 +17,31 @@ import tempfile
 from collections.abc import Iterable
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 
 from gallery import oxen
 from gallery.generation.lifecycle import (
     Next,
     Status,
-    attempts_message,
-    backoff,
-    fail_locked,
+    billed_failure_message,
     generation_fail,
     generation_lock,
-    user_message,
+    record_wait,
+    waits_cleared,
 )
 from gallery.generation.models import GalleryImage, Generation
 from gallery.media import imaging, storage
 from gallery.media.models import Thumbnail
 from gallery.media.renditions import THUMBNAIL_WIDTHS
 from seedream import errors
+from seedream.client import OxenClient
 
 logger = logging.getLogger(__name__)
+
+# The cost is read right after the download with this bound; if Oxen does not say it then,
+# the sweep asks again later (``generations_sweep``) and the ledger corrects it daily.
+COST_TIMEOUT = 5.0
 
 
 def generation_ingest(*, generation_id: int) -> Next:
@@ -45,9 +55,9 @@ def generation_ingest(*, generation_id: int) -> Next:
         ):
             return Next.done()
         if generation.status != Status.DOWNLOADING:
+            generation.upstream_status = "succeeded"
             generation.transition_to(Status.DOWNLOADING)
-        generation.attempts += 1
-        generation.save()
+            generation.save()
 
     client = oxen.get_client()
     with tempfile.TemporaryDirectory(dir=storage.scratch_dir()) as scratch:
@@ -55,45 +65,59 @@ def generation_ingest(*, generation_id: int) -> Next:
         try:
             _download_result(client, generation, path)
             info = imaging.result_inspect(path)
-        except imaging.ImageRejected as exc:
-            generation_fail(generation_id=generation_id, message=f"The result was unusable: {exc}")
-            return Next.done()
-        except (errors.BadContentError, errors.DownloadTooLargeError, errors.UnsafeURLError) as exc:
-            # Re-downloading would give the same bytes: this result is unusable for good.
-            generation_fail(generation_id=generation_id, message=f"The result was unusable: {exc}.")
-            return Next.done()
+        except (imaging.ImageRejected, errors.BadContentError, errors.DownloadTooLargeError) as exc:
+            # The same URL gives the same bytes: not fetched again by itself.
+            return _billed_failure(generation_id, f"the result was unusable: {exc}")
+        except errors.UnsafeURLError as exc:  # the download settings refuse it (a fresh URL too)
+            return _billed_failure(generation_id, exc.user_message)
+        except errors.NotFoundError:
+            return _billed_failure(generation_id, "Oxen no longer has this image.")
         except errors.OxenError as exc:
-            return _ingest_retry_later(generation_id, exc)
+            return Next(seconds=record_wait(generation_id, exc), ingest=True)
         thumbnails = imaging.thumbnails_make(path, widths=THUMBNAIL_WIDTHS)
         # The smallest thumbnail is enough for a placeholder and saves a second big decode.
         placeholder = imaging.placeholder_make(thumbnails[0].data)
-        cost = _cost(client, generation.upstream_id)
+        cost = result_cost(client, generation.upstream_id)
         _store(generation_id, path, info, thumbnails, placeholder, cost)
     return Next.done()
 
 
-def _download_result(client: Any, generation: Generation, path: Path) -> None:
-    url = generation.result_url
-    if not url:
-        url = client.queue_get(generation.upstream_id).result_url or ""
+def _download_result(client: OxenClient, generation: Generation, path: Path) -> None:
+    """Fetch the result; a URL that expired (or that the settings refuse: an event's URL may
+    name another host than the status call's) is replaced once by a fresh one from Oxen."""
+    url = generation.result_url or _fresh_url(client, generation)
     try:
         with path.open("wb") as out:
             client.download_result(url, out)
-    except errors.ResultExpiredError:
-        # Presigned URLs expire; the status call mints a fresh one.
-        fresh = client.queue_get(generation.upstream_id).result_url or ""
+    except (errors.ResultExpiredError, errors.DownloadPolicyError) as first:
+        fresh = _fresh_url(client, generation)
+        if not fresh or fresh == url:
+            raise first from None
+        Generation.objects.filter(pk=generation.pk).update(result_url=fresh)
         with path.open("wb") as out:
             client.download_result(fresh, out)
 
 
-def _cost(client: Any, upstream_id: str | None) -> Decimal | None:
+def _fresh_url(client: OxenClient, generation: Generation) -> str:
+    if not generation.upstream_id:
+        raise errors.NotFoundError("no upstream id to ask for a fresh result URL")
+    return client.queue_get(generation.upstream_id, retries=0).result_url or ""
+
+
+def result_cost(client: OxenClient, upstream_id: str | None) -> Decimal | None:
+    """What Oxen charged, if it says so now (``None`` otherwise: asked again later)."""
     if not upstream_id:
         return None
     try:
-        return client.generation_get(upstream_id).cost  # type: ignore[no-any-return]
+        return client.generation_get(upstream_id, retries=0, timeout=COST_TIMEOUT).cost
     except errors.OxenError as exc:
         logger.info("cost of %s not available yet: %s", upstream_id, exc)
         return None
+
+
+def _billed_failure(generation_id: int, reason: str) -> Next:
+    generation_fail(generation_id=generation_id, message=billed_failure_message(reason))
+    return Next.done()
 
 
 def _store(
@@ -148,6 +172,7 @@ def _store(
         )
         locked.cost = cost
         locked.last_error = ""
+        waits_cleared(locked)
         locked.transition_to(Status.SUCCEEDED)
         locked.save()
 
@@ -155,17 +180,3 @@ def _store(
 def result_name(image: GalleryImage) -> str:
     team = image.team.public_id
     return f"results/{team}/{image.sha256[:2]}/{image.sha256}.{image.extension}"
-
-
-def _ingest_retry_later(generation_id: int, exc: errors.OxenError) -> Next:
-    with transaction.atomic():
-        generation = generation_lock(generation_id)
-        if generation is None or generation.status != Status.DOWNLOADING:
-            return Next.done()
-        if generation.attempts >= settings.GENERATION_MAX_ATTEMPTS:
-            fail_locked(generation, attempts_message(user_message(exc)))
-            return Next.done()
-        generation.last_error = user_message(exc)
-        generation.save()
-    wait = exc.retry_after if isinstance(exc, errors.RateLimitedError) and exc.retry_after else None
-    return Next(seconds=wait or backoff(generation.attempts), ingest=True)

@@ -11,6 +11,7 @@ itself."""
 from __future__ import annotations
 
 import logging
+import random
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -27,10 +28,12 @@ Status = Generation.Status
 
 @dataclass(frozen=True)
 class Next:
-    """What a task should do after a service ran: nothing, or look again in ``seconds``."""
+    """What a task should do after a service ran: nothing, or a step now or in ``seconds``:
+    the same step again, the ingest (``ingest``) or the submit (``submit``)."""
 
     seconds: float | None = None
     ingest: bool = False
+    submit: bool = False
 
     @classmethod
     def done(cls) -> Next:
@@ -67,12 +70,43 @@ def record_error(generation_id: int, exc: Exception) -> None:
     )
 
 
+def record_wait(generation_id: int, exc: Exception) -> float:
+    """A step was refused or failed on the way: note why (in words that say it will be tried
+    again, which it will) and return how long to wait. Never an attempt: only the deadline
+    ends a generation that keeps waiting."""
+    with transaction.atomic():
+        generation = generation_lock(generation_id)
+        if generation is None:
+            return 0.0
+        generation.waits += 1
+        generation.last_error = user_message(exc)
+        generation.save(update_fields=["waits", "last_error", "updated_at"])
+    return wait_after(exc, generation.waits)
+
+
+def waits_cleared(generation: Generation) -> None:
+    """The step made progress: the next refusal starts the backoff over (unsaved)."""
+    generation.waits = 0
+
+
 # -- messages and timing -------------------------------------------------------------------------
 
+# Waits after a refusal or a failure on the way: full jitter over 1, 2, 4 ... s, capped at
+# WAIT_MAX, and never shorter than the server's Retry-After. The cap stays far below the
+# stale re-drive time, so a waiting row is never mistaken for a lost one.
+WAIT_FIRST = 1.0
+WAIT_MAX = 30.0
 
-def backoff(attempt: int) -> float:
-    """Exponential backoff for attempt 1, 2, 3...: 2, 4, 8 ... capped at 60 s."""
-    return float(min(60, 2 ** max(1, attempt)))
+
+def wait_after(exc: Exception, waits: int) -> float:
+    """How long to wait before trying again after the ``waits``-th refusal or failure."""
+    ceiling = min(WAIT_MAX, WAIT_FIRST * 2 ** max(0, min(waits, 16) - 1))
+    delay = random.uniform(WAIT_FIRST / 2, max(WAIT_FIRST / 2, ceiling))  # noqa: S311 - jitter
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after:
+        # A floor, spread a little so a crowd told "2 s" does not come back all at once.
+        delay = max(delay, float(retry_after) * random.uniform(1.0, 1.25))  # noqa: S311
+    return delay
 
 
 def deadline_message() -> str:
@@ -80,9 +114,20 @@ def deadline_message() -> str:
     return f"Oxen did not finish this image within {minutes} minutes, so it was stopped."
 
 
-def attempts_message(last_error: str) -> str:
-    tail = f" The last error was: {last_error}" if last_error else ""
-    return f"Gave up after {settings.GENERATION_MAX_ATTEMPTS} attempts.{tail}"
+def billed_failure_message(reason: str) -> str:
+    """A result Oxen made (and billed) that could not be brought home: said so, and what to
+    press. Its Retry downloads the image again; it never generates a new one."""
+    reason = reason.strip() or "it could not be downloaded."
+    return f"Oxen made this image; downloading it failed: {reason}"
+
+
+def unconfirmed_message(attempts: int) -> str:
+    return (
+        f"Oxen did not confirm {'any of the ' + str(attempts) if attempts > 1 else 'the'} "
+        f"request{'s' if attempts > 1 else ''} for this image and none of them can be found "
+        "there, so it was not sent again (that could have charged you twice). Use Retry to "
+        "submit it anew."
+    )
 
 
 def upstream_failure_message(error: str | None) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from django.db import models
 from django.utils import timezone
@@ -131,28 +132,52 @@ _S = GenerationStatus
 # Every move a generation may make, and the only place that says so. ``Generation.transition_to``
 # enforces it; the status sets below are derived from it.
 ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
-    # submitted once (submitting), or ended before anything was sent
-    _S.PENDING: frozenset({_S.SUBMITTING, _S.CANCELLED, _S.FAILED}),
-    # Oxen's id recorded or the orphan found (queued); refused or not sent (back to pending)
+    # submitted (submitting), ended before anything was sent, or (recovery) adopted: Oxen
+    # already has an image for it that the gallery had lost track of
+    _S.PENDING: frozenset({_S.SUBMITTING, _S.CANCELLED, _S.FAILED, _S.QUEUED}),
+    # Oxen's id recorded or the orphan found (queued); refused, not sent, or proved absent and
+    # to be sent again (back to pending)
     _S.SUBMITTING: frozenset({_S.QUEUED, _S.PENDING, _S.FAILED}),
     # Oxen holds the job: it may start, finish (download), fail or be cancelled
     _S.QUEUED: frozenset({_S.PROCESSING, _S.DOWNLOADING, _S.CANCELLED, _S.FAILED}),
     _S.PROCESSING: frozenset({_S.DOWNLOADING, _S.CANCELLED, _S.FAILED}),
-    # the result is ours to fetch: stored, or unusable / out of attempts
+    # Oxen made it (billed): stored, or the download failed for good (the row keeps
+    # ``upstream_status = "succeeded"``, so its Retry downloads instead of generating again)
     _S.DOWNLOADING: frozenset({_S.SUCCEEDED, _S.FAILED}),
     _S.SUCCEEDED: frozenset(),
-    _S.FAILED: frozenset(),  # a retry is a new generation, not a move of this one
-    _S.CANCELLED: frozenset(),
+    # recovery only: Retry download of a billed result, or the reconciler adopting one
+    _S.FAILED: frozenset({_S.DOWNLOADING, _S.QUEUED}),
+    _S.CANCELLED: frozenset({_S.DOWNLOADING}),
 }
-# Nothing leaves these.
-TERMINAL = frozenset(status for status, moves in ALLOWED_TRANSITIONS.items() if not moves)
+# Moves the pipeline never makes by itself: a person's Retry download of a result Oxen made
+# (and billed), and the reconciler (``ledger.py``) adopting an image Oxen has that a row lost
+# track of. Every other move in the table is the pipeline's own.
+RECOVERY_MOVES: frozenset[tuple[str, str]] = frozenset(
+    {
+        (_S.PENDING, _S.QUEUED),
+        (_S.FAILED, _S.DOWNLOADING),
+        (_S.FAILED, _S.QUEUED),
+        (_S.CANCELLED, _S.DOWNLOADING),
+    }
+)
+
+
+def _pipeline_moves(status: str) -> frozenset[str]:
+    moves = ALLOWED_TRANSITIONS[status]
+    return frozenset(new for new in moves if (status, new) not in RECOVERY_MOVES)
+
+
+# The pipeline leaves none of these by itself.
+TERMINAL = frozenset(status for status in ALLOWED_TRANSITIONS if not _pipeline_moves(status))
 IN_FLIGHT = frozenset(GenerationStatus) - TERMINAL
 # Oxen has the job and a result may come from it: the states that can move to downloading.
 UPSTREAM_ACTIVE = frozenset(
     status
-    for status, moves in ALLOWED_TRANSITIONS.items()
-    if _S.DOWNLOADING in moves and status != _S.DOWNLOADING
+    for status in ALLOWED_TRANSITIONS
+    if _S.DOWNLOADING in _pipeline_moves(status) and status != _S.DOWNLOADING
 )
+# Where every target directory this app sends lives, so the ledger can list them all.
+DIRECTORY_ROOT = "seedream-gallery"
 
 
 class IllegalTransition(Exception):
@@ -186,9 +211,21 @@ class Generation(models.Model):
     index = models.PositiveSmallIntegerField(default=0)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
     upstream_id = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    # Sent with the POST, so the job can be found upstream whatever happens to the answer:
+    # seedream-gallery/<team>/<generation> (the team lets the ledger adopt a lost row).
+    target_directory = models.CharField(max_length=200, db_index=True)
+    # What Oxen last said about the job (queued, processing, succeeded, failed, cancelled);
+    # "succeeded" means Oxen made the image and billed it, whatever became of the download.
+    upstream_status = models.CharField(max_length=12, blank=True)
     transitions = models.JSONField(default=list, blank=True)
+    # POSTs sent to Oxen for this image that it did not refuse (a 429 or a connection that
+    # never opened is a wait, not an attempt); one is sent again only when Oxen proved the last
+    # one created nothing. At most GENERATION_MAX_ATTEMPTS.
     attempts = models.PositiveSmallIntegerField(default=0)
-    checks = models.PositiveIntegerField(default=0)  # status looks taken, for the poll backoff
+    # Consecutive tries of the current step that were refused or failed on the way: sets the
+    # backoff, never ends the generation (only the deadline does).
+    waits = models.PositiveIntegerField(default=0)
+    checks = models.PositiveIntegerField(default=0)  # status looks taken (polls)
     last_error = models.TextField(blank=True)
     result_url = models.TextField(blank=True)  # Oxen's presigned URL: server side only
     cost = models.DecimalField(max_digits=10, decimal_places=4, null=True, blank=True)
@@ -219,6 +256,11 @@ class Generation(models.Model):
     def __str__(self) -> str:
         return f"{self.public_id} ({self.status})"
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self.target_directory:
+            self.target_directory = directory_for(self.team.public_id, self.public_id)
+        super().save(*args, **kwargs)
+
     @property
     def is_terminal(self) -> bool:
         return self.status in TERMINAL
@@ -234,11 +276,32 @@ class Generation(models.Model):
         if status in TERMINAL:
             self.finished_at = now
             self.next_check_at = None
+        else:
+            self.finished_at = None  # a recovered row is in flight again
 
     @property
-    def target_directory(self) -> str:
-        """A per-generation tag sent with the POST, so an orphan can be found upstream."""
-        return f"seedream-gallery/{self.public_id}"
+    def result_billed(self) -> bool:
+        """Oxen made this image (and charged for it): a failure after this is a failed
+        download, retried by downloading again, never by generating again."""
+        return self.upstream_status == "succeeded"
+
+
+def directory_for(team_public_id: uuid.UUID, generation_public_id: uuid.UUID) -> str:
+    """The ``target_directory`` a new generation is sent with."""
+    return f"{DIRECTORY_ROOT}/{team_public_id}/{generation_public_id}"
+
+
+def directory_ids(directory: str | None) -> tuple[uuid.UUID | None, uuid.UUID] | None:
+    """(team, generation) public ids named by one of our target directories; the team is None
+    for the first releases' ``seedream-gallery/<generation>``. None when it is not ours."""
+    parts = (directory or "").strip("/").split("/")
+    if len(parts) not in (2, 3) or parts[0] != DIRECTORY_ROOT:
+        return None
+    try:
+        ids = [uuid.UUID(part) for part in parts[1:]]
+    except ValueError:
+        return None
+    return (ids[0], ids[1]) if len(ids) == 2 else (None, ids[0])
 
 
 class GalleryImage(models.Model):
@@ -275,3 +338,66 @@ class GalleryImage(models.Model):
     @property
     def extension(self) -> str:
         return extension(self.format)
+
+
+class StoredSchema(models.Model):
+    """The last request schema (and price) Oxen published for a model, read successfully.
+
+    The generate form and the submit step fall back to it while Oxen cannot be reached, so an
+    outage delays work instead of failing it. ``gallery.oxen`` writes it; nothing else does."""
+
+    model = models.CharField(max_length=100, unique=True)
+    schema = models.JSONField()  # RequestSchema.as_json(): the request schema and its price
+    fetched_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.model} (read {self.fetched_at:%Y-%m-%d %H:%M})"
+
+
+class UpstreamGeneration(models.Model):
+    """The ledger: one row per generation Oxen reports under our target directories, as the
+    last reconciliation saw it, and the gallery row it belongs to (``ledger.py``)."""
+
+    upstream_id = models.CharField(max_length=64, unique=True)
+    target_directory = models.CharField(max_length=200, db_index=True)
+    generation = models.ForeignKey(
+        Generation, null=True, blank=True, on_delete=models.SET_NULL, related_name="ledger"
+    )
+    status = models.CharField(max_length=12)
+    cost = models.DecimalField(max_digits=10, decimal_places=4, null=True, blank=True)
+    error_message = models.TextField(blank=True)
+    model = models.CharField(max_length=100, blank=True)
+    enqueued_at = models.DateTimeField()
+    completed_at = models.DateTimeField(null=True, blank=True)
+    first_seen_at = models.DateTimeField(auto_now_add=True)
+    last_seen_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-enqueued_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.upstream_id} ({self.status})"
+
+
+class Reconciliation(models.Model):
+    """One change the reconciler made to a generation, and why: the history the admin shows."""
+
+    class Action(models.TextChoices):
+        ADOPTED = "adopted", "Adopted an image Oxen made"
+        STATUS = "status", "Status corrected"
+        COST = "cost", "Cost corrected"
+        DUPLICATE = "duplicate", "Second image kept"
+
+    generation = models.ForeignKey(
+        Generation, on_delete=models.CASCADE, related_name="reconciliations"
+    )
+    action = models.CharField(max_length=10, choices=Action.choices)
+    detail = models.TextField()
+    upstream_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()}: {self.detail}"

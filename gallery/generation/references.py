@@ -27,6 +27,7 @@ from gallery.generation.models import GalleryImage, Reference
 from gallery.media import imaging
 from gallery.oxen import get_client
 from gallery.team.models import Membership, Team
+from seedream import limits
 
 SIGNED_URL_MAX_AGE = 2 * 60 * 60
 # Kept from the module's old name: changing it would invalidate every URL handed out.
@@ -46,8 +47,11 @@ def reference_from_image(*, membership: Membership, image: GalleryImage) -> Refe
 
 
 def reference_upload(*, team: Team, user: User, upload: BinaryIO, name: str = "") -> Reference:
-    """Verify and re-encode an uploaded image, and return the team's row for its content."""
+    """Verify and re-encode an uploaded image, and return the team's row for its content.
+    Raises ``ImageRejected`` for a file that is not an image, or one Seedream would refuse
+    (checked now, while the person is at the form, not when the request reaches Oxen)."""
     normalized = imaging.reference_normalize(upload, max_bytes=settings.UPLOAD_MAX_BYTES)
+    reference_check(width=normalized.width, height=normalized.height, size=len(normalized.data))
     existing = Reference.objects.filter(team=team, sha256=normalized.sha256).first()
     if existing:
         return existing
@@ -68,6 +72,19 @@ def reference_upload(*, team: Team, user: User, upload: BinaryIO, name: str = ""
     except IntegrityError:  # the same image uploaded at the same moment
         return Reference.objects.get(team=team, sha256=normalized.sha256)
     return reference
+
+
+def reference_check(*, width: int, height: int, size: int) -> None:
+    """Seedream's per-image limits (``seedream.limits``) for a stored reference: its shape, and
+    its size where the stored file itself is what Oxen downloads (inline hosting re-encodes
+    it under the limit). Raises ``ImageRejected``."""
+    imaging.reference_check_for_seedream(width, height)
+    if settings.OXEN_REFERENCE_HOSTING != "inline" and size > limits.REFERENCE_MAX_BYTES:
+        raise imaging.ImageRejected(
+            f"This image is {size / 1_000_000:.1f} MB after re-encoding; Seedream takes at most "
+            f"{limits.REFERENCE_MAX_BYTES // 1_000_000} MB per reference.",
+            code="too_many_bytes",
+        )
 
 
 def _clean_name(name: str) -> str:

@@ -40,18 +40,18 @@ def reference_library(membership: Membership, *, query: str = "", page: int = 1)
 
 
 def references_in_order(membership: Membership, public_ids: list[str]) -> list[Reference]:
-    """The team's references with these public ids, in the order given; unknown ids (or
-    another team's) are dropped, duplicates kept once."""
+    """The team's references with these public ids, in the order given, a repeated id as
+    often as it is given (the caller de-duplicates, saying so: ``create.references_deduplicated``);
+    unknown ids (or another team's) are dropped."""
     wanted = []
     for value in public_ids:
         try:
             wanted.append(uuid.UUID(str(value)))
         except ValueError:
             continue
-    wanted = list(dict.fromkeys(wanted))
     found = {
         r.public_id: r
-        for r in Reference.objects.filter(team_id=membership.team_id, public_id__in=wanted)
+        for r in Reference.objects.filter(team_id=membership.team_id, public_id__in=set(wanted))
     }
     return [found[value] for value in wanted if value in found]
 

@@ -1,5 +1,12 @@
 """Tracking: bring rows in line with what Oxen says (events, polls) and the periodic sweep
-that re-drives lost tasks and ends overdue generations."""
+that polls, catches up, re-drives lost tasks and ends overdue generations.
+
+Polling costs one ``GET /api/ai/queue`` per sweep however many rows are due, plus one status
+call per row that has left the active list (it finished: that read is needed anyway). So
+while the event stream is down, rows are polled every few seconds; while it is up, events
+bring completions within a second and the poll is a slow safety net. A catch-up looks at
+every row Oxen holds at once, due or not: on every (re)connect of the stream, when it goes
+down, and when the listener stops saying it is up (a killed listener)."""
 
 from __future__ import annotations
 
@@ -8,24 +15,28 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from gallery import oxen
 from gallery.generation import lifecycle
+from gallery.generation.ingest import result_cost
 from gallery.generation.lifecycle import Next, Status
-from gallery.generation.models import Generation
+from gallery.generation.models import Generation, directory_ids
 from seedream import errors
 from seedream.responses import QueueGeneration
 
 logger = logging.getLogger(__name__)
 
-# Polling cadence for generations Oxen is working on. With the event stream connected the poll
-# is only a safety net; without it the poll is how completions are seen.
-POLL_FIRST = timedelta(seconds=3)
-POLL_MAX = timedelta(seconds=15)
+# Polling cadence for generations Oxen is working on. Without the stream: at every sweep (beat
+# runs it every 2 s); one list call covers every row, so polling often costs one call per
+# sweep, not one per row. With the stream up the poll is only a slow safety net.
+POLL_WITHOUT_STREAM = timedelta(seconds=1.5)
 POLL_MAX_WITH_STREAM = timedelta(seconds=30)
+# Set while the sweep has seen the stream up; its disappearance means a catch-up is due.
+_STREAM_SEEN_KEY = "oxen:sweep-saw-stream"
 
 
 def apply_upstream_status(*, generation_id: int, upstream: QueueGeneration) -> Next:
@@ -34,9 +45,9 @@ def apply_upstream_status(*, generation_id: int, upstream: QueueGeneration) -> N
         generation = lifecycle.generation_lock(generation_id)
         if generation is None or generation.status not in Generation.UPSTREAM_ACTIVE:
             return Next.done()
+        generation.upstream_status = upstream.status
         if upstream.status == "succeeded":
-            generation.result_url = upstream.result_url or ""
-            generation.save(update_fields=["result_url", "updated_at"])
+            _mark_made(generation, upstream.result_url)
             return Next(ingest=True)
         if upstream.status == "failed":
             lifecycle.fail_locked(
@@ -49,7 +60,7 @@ def apply_upstream_status(*, generation_id: int, upstream: QueueGeneration) -> N
             return Next.done()
         if upstream.status == "processing" and generation.status == Status.QUEUED:
             generation.transition_to(Status.PROCESSING)
-        generation.next_check_at = timezone.now() + poll_interval(generation)
+        generation.next_check_at = timezone.now() + poll_interval()
         generation.save()
     return Next.done()
 
@@ -66,21 +77,32 @@ def generation_event_apply(
         if locked is None or locked.status not in Generation.UPSTREAM_ACTIVE:
             return Next.done()
         if status == "succeeded":
-            locked.result_url = url or ""
-            locked.save(update_fields=["result_url", "updated_at"])
+            locked.upstream_status = status
+            _mark_made(locked, url)
             return Next(ingest=True)
         if status == "failed":
+            locked.upstream_status = status
             lifecycle.fail_locked(locked, lifecycle.upstream_failure_message(error))
     return Next.done()
 
 
-def poll_interval(generation: Generation) -> timedelta:
+def _mark_made(generation: Generation, url: str | None) -> None:
+    """Oxen made (and billed) the image: the row says so at once, so whatever becomes of the
+    download, nothing forgets it is there to fetch (saved here)."""
+    generation.result_url = url or ""
+    generation.transition_to(Status.DOWNLOADING)
+    generation.last_error = ""
+    lifecycle.waits_cleared(generation)
+    generation.save()
+
+
+def poll_interval() -> timedelta:
     """How long until the next status look. With the listener up, events bring completions
-    within a second and the poll is a slow safety net; without it, back off from 3 s."""
+    within a second and the poll is a slow safety net; without it, at the next sweep (one
+    list call covers every row; a row costs a call of its own only once it has finished)."""
     if oxen.event_stream_connected():
         return POLL_MAX_WITH_STREAM
-    interval: timedelta = min(POLL_FIRST * (2 ** min(generation.checks, 8)), POLL_MAX)
-    return interval
+    return POLL_WITHOUT_STREAM
 
 
 @dataclass(frozen=True)
@@ -89,12 +111,17 @@ class SweepResult:
     orphans: list[int]
     ingest: list[int]
     checked: int
+    # Jobs in Oxen's active queue under our directories that no row knows: a POST thought
+    # absent that reached Oxen after all. The ledger adopts them (keeping both images).
+    strangers: int = 0
 
 
-def generations_sweep(*, limit: int = 1000) -> SweepResult:
+def generations_sweep(*, limit: int = 1000, catch_up: bool = False) -> SweepResult:
     """The periodic safety net (beat): poll due generations with one list call, re-drive rows
-    whose task was lost, and end anything past its deadline. Never sleeps."""
+    whose task was lost, and end anything past its deadline. ``catch_up`` polls every row Oxen
+    holds, due or not (the event stream reconnected, or went away). Never sleeps."""
     now = timezone.now()
+    catch_up = _stream_went_away() or catch_up
     _fail_overdue(now)
     submit = list(
         Generation.objects.filter(status=Status.PENDING, next_check_at__lte=now).values_list(
@@ -112,26 +139,75 @@ def generations_sweep(*, limit: int = 1000) -> SweepResult:
             status=Status.DOWNLOADING, updated_at__lte=now - lifecycle.stale_after()
         ).values_list("pk", flat=True)[:limit]
     )
-    due = list(
+    active = Generation.objects.filter(status__in=Generation.UPSTREAM_ACTIVE)
+    if not catch_up:
+        active = active.filter(next_check_at__lte=now)
+    due = list(active.order_by("next_check_at").values_list("pk", "upstream_id")[:limit])
+    strangers = 0
+    if due:
+        polled, strangers = _poll(due)
+        ingest.extend(polled)
+    costs_record(now)
+    return SweepResult(
+        submit=submit, orphans=orphans, ingest=ingest, checked=len(due), strangers=strangers
+    )
+
+
+# A stored image whose cost Oxen did not report at ingest is asked about again this often, for
+# this long (the ledger corrects any that remain, daily).
+COST_RETRY_EVERY = timedelta(seconds=30)
+COST_RETRY_FOR = timedelta(days=1)
+
+
+def costs_record(now: datetime, *, limit: int = 10) -> None:
+    """Ask Oxen for the cost of a few stored images that do not have it yet."""
+    missing = list(
         Generation.objects.filter(
-            status__in=Generation.UPSTREAM_ACTIVE, next_check_at__lte=now
+            status=Status.SUCCEEDED,
+            cost__isnull=True,
+            upstream_id__isnull=False,
+            finished_at__gte=now - COST_RETRY_FOR,
+            updated_at__lte=now - COST_RETRY_EVERY,
         ).values_list("pk", "upstream_id")[:limit]
     )
-    if due:
-        ingest.extend(_poll(due))
-    return SweepResult(submit=submit, orphans=orphans, ingest=ingest, checked=len(due))
+    if not missing:
+        return
+    client = oxen.get_client()
+    for pk, upstream_id in missing:
+        cost = result_cost(client, upstream_id)
+        Generation.objects.filter(pk=pk, cost__isnull=True).update(
+            cost=cost, updated_at=timezone.now()
+        )
 
 
-def _poll(due: Sequence[tuple[int, str | None]]) -> list[int]:
-    """One ``GET /api/ai/queue`` for every due row; a status call only for rows that left it."""
+def _stream_went_away() -> bool:
+    """True once after the listener stopped saying its stream is up: rows were scheduled for
+    the slow safety-net poll, so they are all looked at now."""
+    if oxen.event_stream_connected():
+        cache.set(_STREAM_SEEN_KEY, True, timeout=None)
+        return False
+    if cache.get(_STREAM_SEEN_KEY):
+        cache.delete(_STREAM_SEEN_KEY)
+        logger.info("the event stream is gone: polling every generation in flight")
+        return True
+    return False
+
+
+def _poll(due: Sequence[tuple[int, str | None]]) -> tuple[list[int], int]:
+    """One ``GET /api/ai/queue`` for every due row; a status call only for rows that left it.
+    Returns the rows to ingest and how many active jobs of ours no row knows."""
     client = oxen.get_client()
     try:
-        active = {row.generation_id: row for row in client.queue_list().generations}
+        active = {row.generation_id: row for row in client.queue_list(retries=0).generations}
     except errors.OxenError as exc:
         logger.warning("polling Oxen failed: %s", exc)
-        later = timezone.now() + POLL_MAX
+        later = timezone.now() + timedelta(seconds=lifecycle.wait_after(exc, 1))
         Generation.objects.filter(pk__in=[pk for pk, _ in due]).update(next_check_at=later)
-        return []
+        return [], 0
+    ours = [job for job, row in active.items() if directory_ids(row.target_directory)]
+    known = set(
+        Generation.objects.filter(upstream_id__in=ours).values_list("upstream_id", flat=True)
+    )
     ingest: list[int] = []
     for pk, upstream_id in due:
         if upstream_id is None:
@@ -139,20 +215,21 @@ def _poll(due: Sequence[tuple[int, str | None]]) -> list[int]:
         row = active.get(upstream_id)
         if row is None:
             try:
-                row = client.queue_get(upstream_id)
+                row = client.queue_get(upstream_id, retries=0)
             except errors.NotFoundError:
                 lifecycle.generation_fail(
                     generation_id=pk, message="Oxen no longer knows this generation."
                 )
                 continue
             except errors.OxenError as exc:
-                lifecycle.record_error(pk, exc)
-                Generation.objects.filter(pk=pk).update(next_check_at=timezone.now() + POLL_MAX)
+                # Refused or failed on the way: a wait, looked at again shortly.
+                wait = timedelta(seconds=lifecycle.record_wait(pk, exc))
+                Generation.objects.filter(pk=pk).update(next_check_at=timezone.now() + wait)
                 continue
         _count_check(pk)
         if apply_upstream_status(generation_id=pk, upstream=row).ingest:
             ingest.append(pk)
-    return ingest
+    return ingest, len(set(ours) - known)
 
 
 def _count_check(pk: int) -> None:
@@ -165,9 +242,16 @@ def _fail_overdue(now: datetime) -> None:
         status__in=Generation.IN_FLIGHT, deadline_at__lte=now
     ).values_list("pk", "upstream_id", "status")
     for pk, upstream_id, status in overdue:
+        if status == Status.DOWNLOADING:
+            # Oxen made it: the row stays recoverable (Retry download), never re-generated.
+            reason = "it did not finish downloading in time."
+            lifecycle.generation_fail(
+                generation_id=pk, message=lifecycle.billed_failure_message(reason)
+            )
+            continue
         if upstream_id and status in Generation.UPSTREAM_ACTIVE:
             try:
-                oxen.get_client().queue_cancel(upstream_id)
+                oxen.get_client().queue_cancel(upstream_id, retries=0)
             except errors.OxenError as exc:
                 logger.warning("could not cancel overdue generation %s: %s", upstream_id, exc)
         lifecycle.generation_fail(generation_id=pk, message=lifecycle.deadline_message())

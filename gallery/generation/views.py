@@ -9,7 +9,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.files.uploadedfile import UploadedFile
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -40,12 +40,22 @@ from seedream.errors import OxenError
 from seedream.schema import RequestSchema
 
 
-def _schema() -> tuple[RequestSchema | None, str]:
-    """The live schema, or None and a sentence saying why it cannot be had."""
-    try:
-        return oxen.get_schema(model=settings.OXEN_MODEL), ""
-    except OxenError as exc:
-        return None, exc.user_message
+def _schema() -> tuple[RequestSchema | None, str, str]:
+    """The model's schema (live, read within a few seconds, or the stored copy), a sentence
+    saying why there is none, and one saying a stored copy is in use and what that means."""
+    read = oxen.schema_read(
+        model=settings.OXEN_MODEL, timeout=oxen.FORM_SCHEMA_TIMEOUT, store=False
+    )
+    if read.schema is None:
+        return None, read.error.user_message if read.error else "", ""
+    if read.stored_at is None:
+        return read.schema, "", ""
+    when = timezone.localtime(read.stored_at).strftime("%Y-%m-%d %H:%M %Z")
+    notice = (
+        f"Oxen is not answering just now, so this form is using the settings stored at {when}. "
+        "What you generate waits here and is sent as soon as Oxen answers."
+    )
+    return read.schema, "", notice
 
 
 def _max_references(schema: RequestSchema | None) -> int:
@@ -55,9 +65,10 @@ def _max_references(schema: RequestSchema | None) -> int:
 
 def _uploads(
     membership: Membership, files: list[UploadedFile[Any]]
-) -> tuple[list[Reference], list[str]]:
-    """Each file verified and stored as a team reference; a readable error per refused file."""
-    stored: list[Reference] = []
+) -> tuple[list[tuple[str, Reference]], list[str]]:
+    """Each file verified and stored as a team reference (with the file's name); a readable
+    error per refused file."""
+    stored: list[tuple[str, Reference]] = []
     errors: list[str] = []
     for upload in files:
         name = upload.name or "file"
@@ -66,14 +77,13 @@ def _uploads(
             errors.append(f"{name}: this file is larger than {limit} MB.")
             continue
         try:
-            stored.append(
-                reference_upload(
-                    team=membership.team,
-                    user=membership.user,
-                    upload=cast(BinaryIO, upload),
-                    name=name,
-                )
+            reference = reference_upload(
+                team=membership.team,
+                user=membership.user,
+                upload=cast(BinaryIO, upload),
+                name=name,
             )
+            stored.append((name, reference))
         except ImageRejected as exc:
             errors.append(f"{name}: {exc}")
     return stored, errors
@@ -83,12 +93,13 @@ def _uploads(
 @require_http_methods(["GET", "POST"])
 def generate(request: HttpRequest) -> HttpResponse:
     membership = require_membership(request, generate=True)
-    schema, schema_error = _schema()
+    schema, schema_error, schema_notice = _schema()
     reference_errors: list[str] = []
     count_error = ""
     other_errors: list[str] = []
     if request.method == "POST":
-        form = GenerateForm(request.POST, schema=schema)
+        data = request.POST.copy()
+        form = GenerateForm(data, schema=schema)
         references = references_in_order(membership, request.POST.getlist("reference"))
         files = request.FILES.getlist("uploads")
         limit = _max_references(schema)
@@ -97,7 +108,8 @@ def generate(request: HttpRequest) -> HttpResponse:
             count_error = _count_error(limit, len(references) + len(files))
         else:
             uploaded, reference_errors = _uploads(membership, files)
-            references = references + [r for r in uploaded if r not in references]
+            references, duplicates = _deduplicated(data, references, uploaded)
+            reference_errors += duplicates
         if form.is_valid() and schema is not None and not reference_errors and not count_error:
             try:
                 made = generation_request_create(
@@ -130,6 +142,8 @@ def generate(request: HttpRequest) -> HttpResponse:
         "form": form,
         "schema": schema,
         "schema_error": schema_error,
+        "schema_notice": schema_notice,
+        "reference_limits": limits,
         "references": references,
         "reference_errors": reference_errors,
         "count_error": count_error,
@@ -157,6 +171,32 @@ def generate(request: HttpRequest) -> HttpResponse:
 # hands it this template) and by the server when such a form is posted anyway.
 COUNT_ERROR = "Seedream takes at most {limit} reference images; you have {count}. Remove {extra}."
 RESULTS = 8  # tiles in the strip under the form: this member's latest
+
+
+def _deduplicated(
+    data: QueryDict, chosen: list[Reference], uploaded: list[tuple[str, Reference]]
+) -> tuple[list[Reference], list[str]]:
+    """The chosen references, then the uploads, each image once. A file that repeats one
+    already there is dropped with a note beside the references saying which @ImageN it is,
+    and the prompt's tags are renumbered to match (in ``data``, which the form shows): the
+    page comes back for a look before anything is sent."""
+    given = chosen + [ref for _, ref in uploaded]
+    names = [str(ref) for ref in chosen] + [name for name, _ in uploaded]
+    prompt = data.get("prompt", "")
+    result = create.references_deduplicated(prompt=prompt, references=given)
+    renumbered = (
+        " and the prompt's @Image tags were renumbered to match"
+        if (result.prompt != prompt)
+        else ""
+    )
+    notes = [
+        f"{names[position - 1]} is the same image as @Image{kept}, so it is used once"
+        f"{renumbered}. Check the prompt, then press Generate."
+        for position, kept in result.dropped
+    ]
+    if result.dropped:
+        data["prompt"] = result.prompt
+    return result.references, notes
 
 
 def _count_error(limit: int, count: int) -> str:
@@ -190,7 +230,7 @@ def _prefill(request: HttpRequest, membership: Membership) -> tuple[dict[str, An
         initial = remix_initial(original, remix=bool(remix))
         references = original.ordered_references()
     extra = references_in_order(membership, request.GET.getlist("ref"))
-    references += [r for r in extra if r not in references]
+    references = list(dict.fromkeys([*references, *extra]))
     return initial, references
 
 
@@ -218,7 +258,8 @@ def reference_upload_view(request: HttpRequest) -> HttpResponse:
     if len(files) > limits.MAX_REFERENCES:  # no request can use more; decode none of them
         errors = [_count_error(limits.MAX_REFERENCES, len(files))]
     else:
-        stored, errors = _uploads(membership, files)
+        uploaded, errors = _uploads(membership, files)
+        stored = list(dict.fromkeys(ref for _, ref in uploaded))
     return render(
         request,
         "generation/generate.html#uploaded",

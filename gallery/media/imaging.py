@@ -48,6 +48,7 @@ from PIL import (
 
 from gallery.media.renditions import THUMBNAIL_WIDTHS
 from seedream import limits
+from seedream.download import looks_complete
 from seedream.mediatypes import MIME_TYPES, ImageFormat, extension, mime_type, sniff_format
 
 __all__ = [
@@ -69,6 +70,7 @@ __all__ = [
     "original_for_public",
     "placeholder_colour",
     "placeholder_make",
+    "reference_check_for_seedream",
     "reference_for_oxen",
     "reference_normalize",
     "result_inspect",
@@ -120,7 +122,6 @@ _OXEN_LADDER = ((1.0, 85), (1.0, 75), (0.75, 75), (0.5, 75))
 
 PLACEHOLDER_SIZE = 32
 
-_PNG_IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"
 
 _PLUGINS: dict[ImageFormat, type[ImageFile.ImageFile]] = {
     "JPEG": JpegImagePlugin.JpegImageFile,
@@ -316,8 +317,9 @@ def reference_for_oxen(
 ) -> tuple[bytes, str]:
     """Re-encode a reference so it fits Seedream's per-image limits; returns (bytes, mime).
 
-    Seedream needs both sides > 14 px and an aspect ratio within [1/3, 3]; an image outside
-    those is rejected with a message rather than padded or cropped behind the person's back.
+    Seedream needs both sides > 14 px and an aspect ratio within [1/16, 16] (``seedream.limits``);
+    an image outside those is rejected with a message rather than padded or cropped behind the
+    person's back (uploads are checked against the same rule: ``reference_check_for_seedream``).
     The result is at most `max_side` px a side, sRGB, without metadata: JPEG q85 (stepping down
     to q75 and smaller sizes until it is under `target_bytes`), or PNG if it has transparency.
     It is always under Seedream's 10 MB, or `ImageRejected` is raised.
@@ -328,7 +330,7 @@ def reference_for_oxen(
         raise ValueError(msg)
 
     def plan(shown: tuple[int, int]) -> tuple[int, int]:
-        _check_oxen_shape(*shown)  # before decoding anything
+        reference_check_for_seedream(*shown)  # before decoding anything
         return _fit(shown, max_side)
 
     # Drafting straight at the target (not 2x) decodes a 4096² JPEG at 2048² in ~30 ms instead
@@ -352,7 +354,7 @@ def reference_for_oxen(
             continue
         tried.add(attempt)
         image = _resize(base, size, _FINE)
-        _check_oxen_shape(*image.size)
+        reference_check_for_seedream(*image.size)
         if image.mode == "RGBA":
             encoded, mime = _encode(image, "PNG"), mime_type("PNG")
         else:
@@ -627,12 +629,10 @@ def _webp_canvas_size(data: bytes) -> tuple[int, int] | None:
 
 
 def _cut_short(data: bytes, fmt: ImageFormat) -> bool:
-    """Whether the container shows the file ends early. JPEG has no length: decoding tells."""
-    if fmt == "PNG":
-        return data.rfind(_PNG_IEND) == -1
-    if fmt == "WEBP":
-        return len(data) < 8 + int.from_bytes(data[4:8], "little")
-    return False
+    """Whether the file ends early: the downloader's own test (its last bytes hold the end
+    marker; a WebP's RIFF length fits). Decoding alone misses a JPEG cut just before its
+    end-of-image marker when the last scan happens to be complete."""
+    return not looks_complete(fmt, data[:12], data[-32:], len(data))
 
 
 def _looks_like_text(data: bytes) -> bool:
@@ -828,7 +828,7 @@ def _displayed(size: tuple[int, int], orientation: int) -> tuple[int, int]:
 
 
 def _oxen_size(size: tuple[int, int], max_side: int) -> tuple[int, int]:
-    """`_fit`, then nudge the short side so rounding cannot push the ratio past 3:1."""
+    """`_fit`, then nudge the short side so rounding cannot push the ratio past the limit."""
     width, height = _fit(size, max_side)
     if width >= height:
         height = max(height, -(-width // limits.REFERENCE_MAX_ASPECT))
@@ -837,7 +837,9 @@ def _oxen_size(size: tuple[int, int], max_side: int) -> tuple[int, int]:
     return width, height
 
 
-def _check_oxen_shape(width: int, height: int) -> None:
+def reference_check_for_seedream(width: int, height: int) -> None:
+    """Raise `ImageRejected` (for the person who uploaded it) unless an image of this size is
+    one Seedream takes as a reference: both sides > 14 px, aspect within [1/16, 16]."""
     if min(width, height) < limits.REFERENCE_MIN_SIDE:
         raise ImageRejected(
             f"This image is {width}x{height} px; Seedream needs both sides to be larger "

@@ -842,7 +842,7 @@ def oxen_ready(data: bytes) -> Image.Image:
     assert len(data) <= limits.REFERENCE_MAX_BYTES
     assert min(image.size) > 14
     assert max(image.size) <= 6000
-    assert max(image.size) <= 3 * min(image.size)
+    assert max(image.size) <= limits.REFERENCE_MAX_ASPECT * min(image.size)
     return image
 
 
@@ -891,22 +891,29 @@ def test_oxen_reference_of_15_px_is_accepted() -> None:
 
 
 @pytest.mark.parametrize(
-    ("size", "shape"), [((3010, 1000), "3.1:1"), ((100, 400), "1:4")], ids=["wide", "tall"]
+    ("size", "shape"), [((1700, 100), "17:1"), ((30, 500), "1:16.7")], ids=["wide", "tall"]
 )
-def test_oxen_reference_outside_1_3_to_3_1_is_rejected_not_cropped(
+def test_oxen_reference_outside_1_16_to_16_1_is_rejected_not_cropped(
     size: tuple[int, int], shape: str
 ) -> None:
     with pytest.raises(ImageRejected) as e:
         imaging.reference_for_oxen(encode(textured(size), "JPEG"))
     assert e.value.code == "bad_aspect"
     assert f"({shape})" in e.value.message
-    assert "from 1:3 to 3:1" in e.value.message
+    assert "from 1:16 to 16:1" in e.value.message
+
+
+@pytest.mark.parametrize("size", [(48, 300), (300, 48), (1600, 100)])
+def test_oxen_reference_within_1_16_to_16_1_is_accepted(size: tuple[int, int]) -> None:
+    data, _ = imaging.reference_for_oxen(encode(textured(size), "JPEG"))
+
+    assert oxen_ready(data).size == size
 
 
 def test_oxen_reference_shape_is_judged_as_displayed() -> None:
-    source = encode(textured((100, 400)), "JPEG", exif=exif_with_gps(6))  # shown 400x100
+    source = encode(textured((20, 400)), "JPEG", exif=exif_with_gps(6))  # shown 400x20
 
-    with pytest.raises(ImageRejected, match=r"^This image is 400x100 px \(4:1\)"):
+    with pytest.raises(ImageRejected, match=r"^This image is 400x20 px \(20:1\)"):
         imaging.reference_for_oxen(source)
 
 
@@ -916,8 +923,8 @@ def test_oxen_max_side_must_be_within_seedreams_limits(max_side: int) -> None:
         imaging.reference_for_oxen(encode(textured((50, 50)), "PNG"), max_side=max_side)
 
 
-def test_oxen_reference_of_exactly_3_to_1_stays_within_after_rounding() -> None:
-    data, _ = imaging.reference_for_oxen(encode(textured((3000, 1000)), "JPEG"), max_side=2047)
+def test_oxen_reference_of_exactly_16_to_1_stays_within_after_rounding() -> None:
+    data, _ = imaging.reference_for_oxen(encode(textured((3200, 200)), "JPEG"), max_side=2047)
 
     image = oxen_ready(data)
     assert image.width == 2047

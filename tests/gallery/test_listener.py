@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings
+from django.db import connections
 from django.utils import timezone
 
 from gallery import oxen
@@ -37,11 +38,19 @@ def eager(settings: Any) -> Iterator[None]:
 @pytest.fixture
 def listener(oxen_sim: Simulator, eager: None) -> Iterator[threading.Event]:
     stop = threading.Event()
-    thread = threading.Thread(target=listen, args=(stop,), daemon=True)
+
+    def run() -> None:
+        try:
+            listen(stop)
+        finally:
+            connections.close_all()  # the eager tasks' connections, opened in this thread
+
+    thread = threading.Thread(target=run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
-    while oxen_sim.sse_connections() == 0 and time.monotonic() < deadline:
+    while not oxen.event_stream_connected() and time.monotonic() < deadline:
         time.sleep(0.05)
+    time.sleep(0.3)  # the catch-up sweep sent on connecting has run (eagerly, in its thread)
     yield stop
     stop.set()
     thread.join(timeout=5)
@@ -96,14 +105,39 @@ def test_a_reconnect_reconciles_what_the_stream_missed(
     wait(lambda: Generation.objects.get(pk=generation.pk).status == "succeeded")
 
 
-def test_polling_sees_completions_within_a_minute_even_with_the_stream_up(
-    settings: Any, oxen_sim: Simulator, team: Team, member: User
+def test_polling_is_a_slow_safety_net_with_the_stream_and_every_sweep_without(
+    settings: Any, oxen_sim: Simulator
 ) -> None:
-    generation = submitted(team, member)
     oxen.listener_heartbeat()
-    assert track.poll_interval(generation).total_seconds() <= 30
-    from django.core.cache import cache
+    assert track.poll_interval().total_seconds() <= 30
+    oxen.listener_gone()
+    sweep_every = settings.CELERY_BEAT_SCHEDULE["generations-sweep"]["schedule"]
+    assert track.poll_interval().total_seconds() <= sweep_every
 
-    cache.delete(oxen.LISTENER_HEARTBEAT_KEY)
-    generation.checks = 20
-    assert track.poll_interval(generation).total_seconds() <= 15
+
+def test_a_reconnect_catches_up_rows_that_are_not_due_yet(
+    listener: threading.Event, oxen_sim: Simulator, team: Team, member: User
+) -> None:
+    """Events fired while the stream was down are gone: the reconnect must look at every row
+    in flight, not only those whose next poll is due (they were 30 s away with the stream up)."""
+    oxen_sim.sse("silence")
+    generation = submitted(team, member)
+    later = timezone.now() + track.POLL_MAX_WITH_STREAM
+    Generation.objects.filter(pk=generation.pk).update(next_check_at=later)
+    oxen_sim.wait_for(generation.upstream_id, {"succeeded"}, timeout=10)
+    oxen_sim.sse("resume")
+    oxen_sim.sse("drop")
+    wait(lambda: Generation.objects.get(pk=generation.pk).status == "succeeded", timeout=5)
+
+
+def test_the_listener_stops_saying_connected_as_soon_as_the_stream_is_gone(
+    listener: threading.Event, oxen_sim: Simulator
+) -> None:
+    wait(oxen.event_stream_connected, timeout=5)
+    oxen_sim.stop_http()  # the stream is cut and reconnects are refused
+    started = time.monotonic()
+    while oxen.event_stream_connected() and time.monotonic() - started < 10:
+        time.sleep(0.1)
+    assert time.monotonic() - started < 3, "polling would wait for a stream that is gone"
+    oxen_sim.start_http()
+    wait(oxen.event_stream_connected, timeout=10)

@@ -16,40 +16,15 @@ from django.utils import timezone
 
 from gallery.accounts.models import User
 from gallery.generation import ingest, retry, submit, track
-from gallery.generation.create import GenerationInputError, generation_request_create
+from gallery.generation.create import GenerationInputError
 from gallery.generation.models import GalleryImage, Generation, GenerationRequest, Reference
 from gallery.oxen import get_schema
 from gallery.team.models import Team
 from seedream.simulator import Simulator
-from tests.conftest import drive
+from tests.conftest import drive, ids, new_request
 
 pytestmark = pytest.mark.django_db
 QUEUE_POST = "POST /api/ai/queue"
-
-
-def new_request(
-    team: Team,
-    author: User,
-    *,
-    references: list[Reference] = (),
-    batch: int = 1,
-    prompt: str = "a lighthouse at dusk, @Image1",
-    **parameters: Any,
-) -> GenerationRequest:
-    return generation_request_create(
-        team=team,
-        author=author,
-        prompt=prompt,
-        parameters={"size": "2K", **parameters},
-        references=list(references),
-        batch_size=batch,
-        schema=get_schema(model=settings.OXEN_MODEL),
-        model="bytedance-seedream-4-5",
-    )
-
-
-def ids(request: GenerationRequest) -> list[int]:
-    return list(request.generations.order_by("index").values_list("pk", flat=True))
 
 
 def test_batch_with_references_ends_in_stored_images(
@@ -172,13 +147,15 @@ def test_crash_between_post_and_commit_never_posts_twice(
     assert oxen_sim.counters()[QUEUE_POST] == 1
 
 
-def test_unconfirmed_submit_that_is_not_upstream_fails_clearly(
+def test_unconfirmed_submits_that_are_never_upstream_end_clearly_after_the_attempts(
     oxen_sim: Simulator, team: Team, member: User
 ) -> None:
     request = new_request(team, member)
     [pk] = ids(request)
     long_ago = timezone.now() - timedelta(minutes=5)
-    Generation.objects.filter(pk=pk).update(status="submitting", submitted_at=long_ago)
+    Generation.objects.filter(pk=pk).update(
+        status="submitting", submitted_at=long_ago, attempts=settings.GENERATION_MAX_ATTEMPTS
+    )
     submit.generation_find_orphan(generation_id=pk)
     generation = Generation.objects.get(pk=pk)
     assert generation.status == "failed"
@@ -193,9 +170,10 @@ def test_rate_limited_post_waits_for_retry_after(
     request = new_request(team, member)
     [pk] = ids(request)
     outcome = submit.generation_submit(generation_id=pk)
-    assert outcome.seconds == 7
+    assert outcome.seconds is not None and 7 <= outcome.seconds <= 7 * 1.25  # spread a little
     generation = Generation.objects.get(pk=pk)
     assert generation.status == "pending" and "busy" in generation.last_error
+    assert generation.attempts == 0  # a refusal is a wait, not an attempt
     assert generation.next_check_at > timezone.now() + timedelta(seconds=6)
     drive([pk])  # the task's countdown has passed: it submits again
     assert oxen_sim.counters()[QUEUE_POST] == 2  # the 429 was refused; one was accepted
@@ -356,3 +334,28 @@ def test_references_hosted_in_an_oxen_repo_are_uploaded_once(
     assert [body["input_image"] for body in bodies] == [[ref.hosted_url]] * 2
     uploads = [k for k in oxen_sim.counters() if k.startswith("PUT /api/repos")]
     assert sum(oxen_sim.counters()[k] for k in uploads) == 1
+
+
+def test_cancelling_an_image_oxen_already_made_keeps_it(
+    oxen_sim: Simulator, team: Team, member: User
+) -> None:
+    request = new_request(team, member)
+    [pk] = ids(request)
+    submit.generation_submit(generation_id=pk)
+    oxen_sim.finish(Generation.objects.get(pk=pk).upstream_id)
+    assert not retry.generation_cancel(generation_id=pk)  # too late: it is made, and billed
+    generation = Generation.objects.get(pk=pk)
+    assert generation.status == "downloading" and generation.result_billed
+    drive([pk])
+    assert Generation.objects.get(pk=pk).status == "succeeded"
+
+
+def test_the_same_reference_twice_is_sent_once_and_later_tags_move_up(
+    oxen_sim: Simulator, team: Team, member: User, make_reference: Callable[..., Reference]
+) -> None:
+    a, b, c = (make_reference(colour) for colour in [(250, 0, 0), (0, 250, 0), (0, 0, 250)])
+    request = new_request(
+        team, member, references=[a, b, a, c], prompt="@Image3 and @Image1 meet @Image4 @Image2"
+    )
+    assert [r.pk for r in request.ordered_references()] == [a.pk, b.pk, c.pk]
+    assert request.prompt == "@Image1 and @Image1 meet @Image3 @Image2"

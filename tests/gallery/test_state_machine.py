@@ -15,6 +15,7 @@ from gallery.generation.create import generation_request_create
 from gallery.generation.models import (
     ALLOWED_TRANSITIONS,
     IN_FLIGHT,
+    RECOVERY_MOVES,
     TERMINAL,
     UPSTREAM_ACTIVE,
     Generation,
@@ -34,6 +35,10 @@ PAIRS = [(old, new) for old in S for new in S]
 
 
 def test_the_status_sets_are_derived_from_the_table() -> None:
+    # Recovery moves (Retry download, the ledger adopting) are in the table, but the pipeline
+    # never makes them by itself: a failed or cancelled row is terminal all the same.
+    assert all(new in ALLOWED_TRANSITIONS[old] for old, new in RECOVERY_MOVES)
+    assert {old for old, _ in RECOVERY_MOVES} == {S.PENDING, S.FAILED, S.CANCELLED}
     assert {S.SUCCEEDED, S.FAILED, S.CANCELLED} == TERMINAL
     assert {S.QUEUED, S.PROCESSING} == UPSTREAM_ACTIVE
     assert {S.PENDING, S.SUBMITTING, S.QUEUED, S.PROCESSING, S.DOWNLOADING} == IN_FLIGHT

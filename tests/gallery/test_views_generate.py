@@ -54,7 +54,9 @@ def test_a_field_the_schema_adds_appears_and_is_sent(
         "secret_knob": {"type": "number", "x-hidden": True},
     }
     monkeypatch.setattr(
-        oxen, "get_schema", lambda **_: RequestSchema(raw, cost_per_image=Decimal("0.05"))
+        oxen,
+        "schema_read",
+        lambda **_: oxen.SchemaRead(RequestSchema(raw, cost_per_image=Decimal("0.05"))),
     )
     html = member_client.get("/generate/").content.decode()
     assert 'name="p_seed"' in html and 'min="0"' in html and 'max="99"' in html
@@ -264,3 +266,37 @@ def test_service_errors_are_shown_where_their_field_is_not_by_their_wording(
     assert "at most 2 images a day" in form_errors
     assert "at most 2 images a day" not in reference_field
     assert "Reference 3 could not be read." in reference_field
+
+
+def test_a_billed_result_that_failed_to_download_offers_retry_download_not_a_new_image(
+    member_client: Client, team: Team, member: User, django_capture_on_commit_callbacks: Any
+) -> None:
+    billed = make_item(
+        team,
+        member,
+        status="failed",
+        upstream_id="5d0c0d7e-0000-4000-8000-000000000001",
+        error="Oxen made this image; downloading it failed: the result was unusable.",
+    )
+    Generation.objects.filter(pk=billed.pk).update(upstream_status="succeeded")
+    tile = member_client.get(f"/items/{billed.public_id}/tile/").content.decode()
+    assert "Download failed" in tile and ">Retry download<" in tile
+    detail = member_client.get(f"/items/{billed.public_id}/").content.decode()
+    assert "Oxen made this image; downloading it failed" in detail and "Retry download" in detail
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = member_client.post(f"/items/{billed.public_id}/retry/", HTTP_HX_REQUEST="true")
+    assert response.status_code == 200 and len(callbacks) == 1  # the ingest, queued
+    assert Generation.objects.count() == 1  # the same row, downloading again
+    billed.refresh_from_db()
+    assert billed.status == "downloading" and billed.last_error == ""
+
+
+def test_showing_the_form_reads_the_schema_without_writing_a_row(
+    member_client: Client, oxen_sim: Simulator
+) -> None:
+    from gallery.generation.models import StoredSchema
+
+    assert member_client.get("/generate/").status_code == 200
+    assert not StoredSchema.objects.exists()  # a GET changes no row: beat stores the copy
+    assert oxen.schema_refresh(model=settings.OXEN_MODEL)
+    assert StoredSchema.objects.get().model == settings.OXEN_MODEL

@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -33,6 +30,7 @@ from gallery.media.models import Thumbnail
 from gallery.oxen import get_schema
 from gallery.team.models import Team
 from seedream.simulator import Simulator, SimulatorConfig
+from tests.reliability.campaign import Fleet
 
 ROOT = Path(__file__).resolve().parents[2]
 QUEUE_POST = "POST /api/ai/queue"
@@ -52,49 +50,22 @@ def database_url() -> str:
     return f"postgres://{db['USER']}{password}@{host}/{db['NAME']}"
 
 
-class Processes:
-    """Starts and kills the worker and beat, each in its own process group."""
+class Processes(Fleet):
+    """The campaign's processes, with a prefork worker of two children (the pool whose
+    children a SIGKILL can take mid-task) and a private queue this test publishes to."""
+
+    COMMANDS = {
+        **Fleet.COMMANDS,
+        "worker": [
+            "-m", "celery", "-A", "gallery", "worker", "--concurrency", "2", "--pool",
+            "prefork", "--without-mingle", "--without-gossip", "--loglevel", "INFO",
+        ],
+    }  # fmt: skip
 
     def __init__(self, env: dict[str, str], logs: Path, broker: str, queue: str) -> None:
-        self.env = env
+        super().__init__(env, logs)
         self.broker = broker
         self.queue = queue
-        self.logs = logs
-        self.running: dict[str, subprocess.Popen[bytes]] = {}
-        self.starts = 0
-
-    def start(self, name: str) -> None:
-        argv = {
-            "worker": [
-                "worker",
-                "--concurrency",
-                "2",
-                "--pool",
-                "prefork",
-                "--without-mingle",
-                "--without-gossip",
-            ],
-            "beat": ["beat", "--schedule", str(self.logs / "beat-schedule")],
-        }[name]
-        self.starts += 1
-        log = (self.logs / f"{name}-{self.starts}.log").open("wb")
-        self.running[name] = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "gallery", *argv, "--loglevel", "INFO"],
-            cwd=ROOT,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def kill(self, name: str) -> None:
-        process = self.running.pop(name)
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
-
-    def stop_all(self) -> None:
-        for name in list(self.running):
-            self.kill(name)
 
     def submit(self, ids: list[int]) -> None:
         """What the on_commit hook does in the app, sent to this test's own broker."""
@@ -106,9 +77,7 @@ class Processes:
         return int(redis.Redis.from_url(self.broker).llen(self.queue))
 
     def output(self) -> str:
-        return "\n".join(
-            p.read_text(errors="replace")[-3000:] for p in sorted(self.logs.glob("*.log"))
-        )
+        return self.tail(3000)
 
 
 @pytest.fixture
