@@ -137,7 +137,8 @@ def _settled_row(generation: Generation, row: GenerationDetail, report: Reconcil
         and generation.cost != row.cost
     ):
         old = generation.cost
-        Generation.objects.filter(pk=generation.pk).update(cost=row.cost)
+        # updated_at too: the live pages' versions are read from it (every write sets it).
+        Generation.objects.filter(pk=generation.pk).update(cost=row.cost, updated_at=timezone.now())
         detail = f"Oxen charged {row.cost}; the gallery had {old if old is not None else 'none'}."
         _record(generation, Action.COST, detail, row)
         report.costs.append(f"{generation.public_id}: {old} -> {row.cost}")

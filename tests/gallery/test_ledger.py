@@ -10,6 +10,7 @@ from django.core.management import call_command
 from django.test import Client
 
 from gallery.accounts.models import User
+from gallery.browse.selectors import gallery_item_version
 from gallery.generation import ingest, submit
 from gallery.generation.ledger import generations_reconcile
 from gallery.generation.models import (
@@ -19,7 +20,7 @@ from gallery.generation.models import (
     Reconciliation,
     UpstreamGeneration,
 )
-from gallery.team.models import Team
+from gallery.team.models import Membership, Team
 from seedream.simulator import Simulator
 from tests.conftest import drive, ids, new_request
 
@@ -130,9 +131,13 @@ def test_costs_that_differ_from_what_oxen_charged_are_corrected(
 ) -> None:
     [generation] = finished(team, member)
     Generation.objects.filter(pk=generation.pk).update(cost=None)
+    membership = Membership.objects.get(team=team, user=member)
+    version = gallery_item_version(membership, generation.public_id)
     output = reconcile("--since", "all")
     generation.refresh_from_db()
     assert generation.cost == Decimal("0.04")
+    # The live pages see the correction (their versions come from updated_at).
+    assert gallery_item_version(membership, generation.public_id) != version
     assert "1 costs corrected" in output
     assert generation.reconciliations.get().action == "cost"
     assert "0 adopted" in reconcile()  # a second run finds nothing more to do
