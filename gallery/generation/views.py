@@ -32,6 +32,7 @@ from gallery.generation.references import reference_upload
 from gallery.generation.retry import generation_cancel, generation_retry
 from gallery.generation.selectors import reference_library, references_in_order
 from gallery.http import HtmxRequest
+from gallery.media import imaging
 from gallery.media.imaging import ImageRejected
 from gallery.team.access import require_membership
 from gallery.team.models import Membership
@@ -73,8 +74,7 @@ def _uploads(
     for upload in files:
         name = upload.name or "file"
         if upload.size is not None and upload.size > settings.UPLOAD_MAX_BYTES:
-            limit = settings.UPLOAD_MAX_BYTES // (1024 * 1024)
-            errors.append(f"{name}: this file is larger than {limit} MB.")
+            errors.append(_too_large(name))
             continue
         try:
             reference = reference_upload(
@@ -143,7 +143,7 @@ def generate(request: HttpRequest) -> HttpResponse:
         "schema": schema,
         "schema_error": schema_error,
         "schema_notice": schema_notice,
-        "reference_limits": limits,
+        "drop_zone": _drop_zone_checks(),
         "references": references,
         "reference_errors": reference_errors,
         "count_error": count_error,
@@ -201,6 +201,25 @@ def _deduplicated(
 
 def _count_error(limit: int, count: int) -> str:
     return COUNT_ERROR.format(limit=limit, count=count, extra=count - limit)
+
+
+def _too_large(name: str) -> str:
+    return f"{name}: this file is larger than {settings.UPLOAD_MAX_BYTES // (1024 * 1024)} MB."
+
+
+def _drop_zone_checks() -> dict[str, Any]:
+    """What the drop zone checks as each file is added, with the sentences to say: the same
+    limits and words as ``_uploads`` and ``imaging.reference_check_for_seedream``, so a file
+    the browser lets through is one the server takes (on the bytes the browser can see: the
+    file as chosen; Seedream's 10 MB applies to the re-encoded copy, checked here)."""
+    return {
+        "min_side": limits.REFERENCE_MIN_SIDE,
+        "max_aspect": limits.REFERENCE_MAX_ASPECT,
+        "max_bytes": settings.UPLOAD_MAX_BYTES,
+        "too_large": _too_large("{name}"),
+        "too_small": "{name}: " + imaging.REFERENCE_TOO_SMALL,
+        "bad_aspect": "{name}: " + imaging.REFERENCE_BAD_ASPECT,
+    }
 
 
 def _page_number(value: str | None) -> int:

@@ -54,9 +54,11 @@ from seedream.mediatypes import MIME_TYPES, ImageFormat, extension, mime_type, s
 __all__ = [
     "OXEN_TARGET_BYTES",
     "OXEN_TARGET_SIDE",
+    "REFERENCE_BAD_ASPECT",
     "REFERENCE_MAX_BYTES",
     "REFERENCE_MAX_PIXELS",
     "REFERENCE_MAX_SIDE",
+    "REFERENCE_TOO_SMALL",
     "RESULT_MAX_BYTES",
     "RESULT_MAX_PIXELS",
     "ImageRejected",
@@ -837,23 +839,31 @@ def _oxen_size(size: tuple[int, int], max_side: int) -> tuple[int, int]:
     return width, height
 
 
+# The two refusals of `reference_check_for_seedream`, as templates: the generate page hands
+# them (limits filled in) to its drop zone, which says the same sentence before uploading.
+REFERENCE_TOO_SMALL = (
+    "This image is {width}x{height} px; Seedream needs both sides to be larger than "
+    f"{limits.REFERENCE_MIN_SIDE - 1} px."
+)
+REFERENCE_BAD_ASPECT = (
+    "This image is {width}x{height} px ({shape}); Seedream accepts aspect ratios from "
+    f"1:{limits.REFERENCE_MAX_ASPECT} to {limits.REFERENCE_MAX_ASPECT}:1. Crop it and try again."
+)
+
+
 def reference_check_for_seedream(width: int, height: int) -> None:
     """Raise `ImageRejected` (for the person who uploaded it) unless an image of this size is
     one Seedream takes as a reference: both sides > 14 px, aspect within [1/16, 16]."""
     if min(width, height) < limits.REFERENCE_MIN_SIDE:
         raise ImageRejected(
-            f"This image is {width}x{height} px; Seedream needs both sides to be larger "
-            f"than {limits.REFERENCE_MIN_SIDE - 1} px.",
-            code="too_small",
+            REFERENCE_TOO_SMALL.format(width=width, height=height), code="too_small"
         )
     long, short = max(width, height), min(width, height)
-    aspect = limits.REFERENCE_MAX_ASPECT
-    if long > aspect * short:
-        ratio = _amount(long, short)
+    if long > limits.REFERENCE_MAX_ASPECT * short:
+        ratio = _amount(long, short)  # rounded up to a tenth; the drop zone does the same
         shape = f"{ratio}:1" if width > height else f"1:{ratio}"
         raise ImageRejected(
-            f"This image is {width}x{height} px ({shape}); Seedream accepts aspect ratios "
-            f"from 1:{aspect} to {aspect}:1. Crop it and try again.",
+            REFERENCE_BAD_ASPECT.format(width=width, height=height, shape=shape),
             code="bad_aspect",
         )
 

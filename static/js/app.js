@@ -153,9 +153,79 @@
       return files.map(function (file) { return file.name; }).join(", ");
     }
 
+    // Seedream's per-file limits and the server's sentences for them, from the drop zone: a
+    // file refused here is named beside the references at once and never uploaded.
+    var minSide = parseInt(zone.getAttribute("data-min-side"), 10);
+    var maxAspect = parseFloat(zone.getAttribute("data-max-aspect"));
+    var maxBytes = parseInt(zone.getAttribute("data-max-bytes"), 10);
+    function say(attribute, values) {
+      return (zone.getAttribute(attribute) || "").replace(/\{(\w+)\}/g, function (whole, key) {
+        return key in values ? values[key] : whole;
+      });
+    }
+    function size(file) {
+      // The size as shown (EXIF-rotated), read from the header: nothing is decoded.
+      return new Promise(function (resolve) {
+        var url = URL.createObjectURL(file);
+        var img = new Image();
+        img.onload = function () { URL.revokeObjectURL(url); resolve([img.naturalWidth, img.naturalHeight]); };
+        img.onerror = function () { URL.revokeObjectURL(url); resolve(null); };
+        img.src = url;
+      });
+    }
+    function tenthsUp(value, unit) {  // as the server writes a ratio: rounded up to a tenth
+      var tenths = Math.ceil(value * 10 / unit);
+      return tenths % 10 ? (tenths / 10).toFixed(1) : String(tenths / 10);
+    }
+    function refusal(file) {
+      if (maxBytes && file.size > maxBytes) return Promise.resolve(say("data-too-large-message", { name: file.name }));
+      return size(file).then(function (shown) {
+        if (!shown) return "";  // not an image the browser reads: the server says what it is
+        var width = shown[0], height = shown[1];
+        var values = { name: file.name, width: width, height: height };
+        if (Math.min(width, height) < minSide) return say("data-too-small-message", values);
+        var long = Math.max(width, height), short = Math.min(width, height);
+        if (long > maxAspect * short) {
+          var ratio = tenthsUp(long, short);
+          values.shape = width > height ? ratio + ":1" : "1:" + ratio;
+          return say("data-bad-aspect-message", values);
+        }
+        return "";
+      });
+    }
+    function fileNote(text) {
+      var item = document.createElement("li");
+      item.className = "field-error"; item.textContent = text;
+      errors.appendChild(item);
+    }
+    function clearFileNotes() {
+      Array.prototype.forEach.call(errors.querySelectorAll("li:not(#ref-count-note):not(#ref-left-out):not(#ref-full-note)"), function (li) {
+        li.remove();
+      });
+    }
+
     function upload(fileList) {
-      var files = Array.prototype.slice.call(fileList || []);
-      if (!files.length) return;
+      var chosen = Array.prototype.slice.call(fileList || []);
+      if (!chosen.length) return;
+      input.value = "";
+      clearFileNotes();
+      zone.classList.add("dropzone-busy");
+      zone.setAttribute("aria-busy", "true");
+      Promise.all(chosen.map(refusal)).then(function (reasons) {
+        var files = chosen.filter(function (file, i) {
+          if (reasons[i]) fileNote(reasons[i]);
+          return !reasons[i];
+        });
+        send(files);
+      });
+    }
+
+    function idle() {
+      zone.classList.remove("dropzone-busy");
+      zone.removeAttribute("aria-busy");
+    }
+
+    function send(files) {
       // Keep the first files that fit and say which were left out: never drop them all.
       var room = Math.max(0, max - ids().length);
       var kept = files.slice(0, room);
@@ -169,12 +239,9 @@
       } else {
         leftOut("");
       }
-      input.value = "";
-      if (!kept.length) return;
+      if (!kept.length) { idle(); return; }
       var data = new FormData();
       kept.forEach(function (file) { data.append("uploads", file); });
-      zone.classList.add("dropzone-busy");
-      zone.setAttribute("aria-busy", "true");
       fetch(zone.getAttribute("data-upload-url"), {
         method: "POST", body: data, credentials: "same-origin",
         headers: { "X-CSRFToken": csrfToken() }
@@ -189,9 +256,6 @@
         var holder = document.createElement("div");
         holder.innerHTML = html;
         Array.prototype.forEach.call(holder.querySelectorAll("[data-uploaded] > .ref-chip"), addChip);
-        Array.prototype.forEach.call(errors.querySelectorAll("li:not(#ref-count-note):not(#ref-left-out):not(#ref-full-note)"), function (li) {
-          li.remove();
-        });
         Array.prototype.forEach.call(holder.querySelectorAll("[data-upload-errors] > li"), function (li) {
           errors.appendChild(li);
         });
@@ -202,10 +266,7 @@
       }).catch(function (error) {
         note("ref-upload-failed", (error && error.message ? error.message : "The upload failed.") +
           " Nothing was added; try again, or choose fewer files.");
-      }).then(function () {
-        zone.classList.remove("dropzone-busy");
-        zone.removeAttribute("aria-busy");
-      });
+      }).then(idle);
     }
 
     input.addEventListener("change", function () { upload(input.files); });

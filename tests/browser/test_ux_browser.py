@@ -5,14 +5,21 @@ page. Screenshots go to test-artifacts/screenshots/, axe results to test-artifac
 from __future__ import annotations
 
 import hashlib
+import html
+import os
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
 from gallery.accounts.models import User
+from gallery.generation import views as generation_views
 from gallery.generation.models import GalleryImage, Generation, GenerationRequest
 from gallery.review import services as review_services
 from gallery.sharing import services as sharing_services
@@ -245,6 +252,70 @@ def test_fifteen_files_keep_fourteen_and_twenty_one_say_which_were_left_out(
     assert "Left out: r14.png, r15.png, r16.png, r17.png, r18.png, r19.png, r20.png." in message
     assert "Bad Request" not in page.content()
     screenshot("twenty-one-files")
+
+
+def test_the_drop_zone_refuses_what_the_server_refuses_in_its_words_before_uploading(
+    page: Any,
+    live_server: Any,
+    screenshot: Any,
+    member: User,
+    oxen_sim: Any,
+    settings: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    db_lock: Any,
+) -> None:
+    """Issues 9 and 10 together: the drop zone checks each file as it is added against the
+    limits the server applies (sides > 14 px, aspect within [1/16, 16], the upload cap, all
+    read from the page), says the server's own sentence beside the references, and uploads
+    only the files that pass."""
+    settings.UPLOAD_MAX_BYTES = 1024 * 1024
+    files = [
+        _payload("fine.png", (10, 120, 200)),  # 40x30
+        {"name": "tiny.png", "mimeType": "image/png", "buffer": png_bytes((14, 40))},
+        {"name": "thin.png", "mimeType": "image/png", "buffer": png_bytes((340, 20))},
+        {"name": "tall.png", "mimeType": "image/png", "buffer": png_bytes((16, 257))},
+        {"name": "huge.png", "mimeType": "image/png", "buffer": os.urandom(1024 * 1024 + 1)},
+        {"name": "edge.png", "mimeType": "image/png", "buffer": png_bytes((16, 256))},  # 1:16
+    ]
+    # What the server says for each refused file, posted straight to it.
+    client = Client()
+    client.force_login(member)
+    answer = client.post(
+        reverse("reference-upload"),
+        {"uploads": [SimpleUploadedFile(f["name"], f["buffer"]) for f in files[1:5]]},
+    )
+    assert answer.status_code == 422
+    expected = re.findall(r'<li class="field-error">(.*?)</li>', answer.content.decode())
+    assert len(expected) == 4 and "tiny.png: This image is 14x40 px" in expected[0]
+    assert expected[1].endswith(
+        "(17:1); Seedream accepts aspect ratios from 1:16 to 16:1. Crop it and try again."
+    )
+    assert "(1:16.1)" in expected[2] and expected[3] == "huge.png: this file is larger than 1 MB."
+    # What reaches the server's upload check from the page: file names, per request.
+    sent: list[list[str]] = []
+    check = generation_views._uploads
+
+    def spy(membership: Membership, uploads: list[Any]) -> Any:
+        sent.append([upload.name for upload in uploads])
+        return check(membership, uploads)
+
+    monkeypatch.setattr(generation_views, "_uploads", spy)
+    log_in(page, live_server.url, "member", PASSWORD)
+    page.goto(f"{live_server.url}/generate/")
+    page.set_input_files("#id_uploads", files)
+    wait_until(page, "document.querySelectorAll('#ref-list .ref-chip').length === 2")
+    notes = page.locator("#ref-errors li.field-error").all_inner_texts()
+    assert notes == [html.unescape(text) for text in expected]
+    assert sent == [["fine.png", "edge.png"]]  # the refused files never left the browser
+    assert page.is_enabled("button[data-generate-submit]")
+    screenshot("refused-before-upload")
+
+    # Only refused files: nothing is sent at all, and the notes are this drop's.
+    page.set_input_files("#id_uploads", [files[1]])
+    wait_until(page, "document.querySelectorAll('#ref-errors li.field-error').length === 1")
+    assert page.inner_text("#ref-errors li.field-error") == html.unescape(expected[0])
+    page.wait_for_timeout(300)
+    assert sent == [["fine.png", "edge.png"]]
 
 
 def test_without_javascript_twenty_one_files_get_a_styled_page_not_a_bare_400(
