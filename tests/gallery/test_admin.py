@@ -15,7 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from gallery.accounts.models import User
-from gallery.generation.models import GalleryImage
+from gallery.generation.models import GalleryImage, Reconciliation
 from gallery.review import services as review_services
 from gallery.review.models import ReviewDecision
 from gallery.team.models import Membership, Team
@@ -213,3 +213,30 @@ def test_staff_of_one_team_see_nothing_of_another_anywhere_in_the_admin(
     client.post(change, {"team": elsewhere.pk, "user": member.pk, "role": "owner"})
     mine.refresh_from_db()
     assert mine.team_id == team.pk
+
+
+def test_the_reconciliation_history_is_shown_only_to_staff_of_the_generations_team(
+    team: Team, member: User, make_user: Callable[..., User], media_storage: Path
+) -> None:
+    """Issues 9 and 13 together: the ledger's history (inline on a generation) follows the
+    generation's team scope; there is no admin of its own that could list every team's."""
+    from django.contrib import admin as django_admin
+
+    staff = make_user("staffer", is_staff=True)
+    membership_add(team=team, user=staff, role=Membership.Role.MEMBER)
+    staff.user_permissions.add(*Permission.objects.filter(content_type__app_label="gallery"))
+    mine = make_image(team, member).generation
+    elsewhere = team_create(name="Elsewhere", owner=make_user("stranger"))
+    theirs = make_image(elsewhere, None).generation
+    for generation, detail in [(mine, "Oxen charged 0.04 here"), (theirs, "Zanzibar 9.99")]:
+        Reconciliation.objects.create(generation=generation, action="cost", detail=detail)
+    assert Reconciliation not in django_admin.site._registry
+    client = Client()
+    client.force_login(staff)
+    own = client.get(reverse("admin:gallery_generation_change", args=[mine.pk]))
+    assert "Reconciled with Oxen" in own.content.decode()
+    assert "Oxen charged 0.04 here" in own.content.decode()
+    other = client.get(reverse("admin:gallery_generation_change", args=[theirs.pk]))
+    assert other.status_code == 302 and "Zanzibar" not in other.content.decode()
+    listed = client.get(GENERATIONS).content.decode()
+    assert "Zanzibar" not in listed and str(theirs.public_id) not in listed
