@@ -11,6 +11,7 @@ import pytest
 from django.test import Client
 
 from gallery.accounts.models import User
+from gallery.generation.lifecycle import billed_failure_message
 from gallery.generation.models import GalleryImage, Generation, Reference
 from gallery.sharing import services as sharing_services
 from gallery.team import invitations
@@ -82,6 +83,18 @@ def site_data(
     owner.is_staff = True
     owner.save()
     membership_add(team=team_create(name="Second team", owner=make_user("other")), user=owner)
+    # Made (and billed) by Oxen, its download failed: a "Download failed" tile whose Retry
+    # download fetches it again on the same row (issue 9). Older than the images, so the walk's
+    # three item pages still include an image's.
+    billed = make_item(
+        team,
+        member,
+        status="failed",
+        error=billed_failure_message("the result URL had expired."),
+        upstream_id="sim-billed-download-failed",
+    )
+    Generation.objects.filter(pk=billed.pk).update(upstream_status="succeeded")
+    billed.refresh_from_db()
     images = [
         make_image(team, member, prompt="an approved harbour", state="approved"),
         make_image(team, member, prompt="a pending lighthouse", state="pending"),
@@ -90,6 +103,7 @@ def site_data(
     generations = [
         make_item(team, member, status="failed", error="Oxen could not make it."),
         make_item(team, member, status="queued"),
+        billed,
     ]
     owner_membership = Membership.objects.get(team=team, user=owner)
     share = sharing_services.share_link_create(
