@@ -418,3 +418,7 @@ CELERY_TASK_ROUTES = {
     "gallery.tasks.generation_completed": {"queue": CELERY_INGEST_QUEUE},
     "gallery.tasks.image_preview_make": {"queue": CELERY_PREVIEW_QUEUE},
 }
+# Sessions in the cache, written through to the database (issue 15): a page reads no session
+# row while Redis holds it. Without Redis the file cache would gain nothing: database only.
+if REDIS_URL:
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
