@@ -12,7 +12,9 @@ What this means for revocation: a member removed from a team keeps loading the t
 whose URLs their browser already holds until those URLs expire (at most 48 h, never a new
 one: every page that hands URLs out checks membership first); shared links' pages keep their
 own, database-checked media URLs, so a revoked link's media is gone on the next request.
-With S3 media the URL is the store's own presigned URL (querystring auth), made once per
+Behind the compose file's nginx (``THUMBNAIL_PROXY_SECRET`` set) each URL also carries
+nginx's ``secure_link`` signature, and nginx serves the file itself. With S3 media the URL is
+the store's own presigned URL (querystring auth), made once per
 thumbnail per day in each process and expiring at the same moment.
 """
 
@@ -68,7 +70,20 @@ def thumbnail_url(team: str, sha256: str, width: int, *, now: float | None = Non
     if not isinstance(storage, FileSystemStorage):
         return _presigned(name, expires)
     path = f"{PREFIX}{name.removeprefix('thumbnails/')}"
-    return f"{path}?e={expires}&s={signature(path, team, expires)}"
+    url = f"{path}?e={expires}&s={signature(path, team, expires)}"
+    if settings.THUMBNAIL_PROXY_SECRET:
+        url += f"&m={proxy_signature(path, team, expires, settings.THUMBNAIL_PROXY_SECRET)}"
+    return url
+
+
+def proxy_signature(path: str, team: str, expires: int, secret: str) -> str:
+    """What nginx's ``secure_link`` checks (deploy/nginx/gallery.conf.template:
+    ``secure_link_md5 "$secure_link_expires$uri$team $proxy_secret"``): base64url
+    of the binary MD5, unpadded. A separate secret from ``SECRET_KEY``: the proxy never holds
+    the application's key, and MD5 there is nginx's construction, not ours."""
+    message = f"{expires}{path}{team} {secret}".encode()
+    digest = hashlib.md5(message).digest()  # noqa: S324 (nginx secure_link_md5 is MD5)
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
 @lru_cache(maxsize=50_000)
