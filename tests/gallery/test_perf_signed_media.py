@@ -101,3 +101,57 @@ def test_another_teams_page_never_signs_this_teams_images(
     old = f"/media/t/{generation.image.public_id}/{thumb.sha256}-{thumb.width}.webp"
     assert member_client.get(old).status_code == 200
     assert Client().get(old).status_code == 302  # the view still needs a session
+
+
+def test_the_wsgi_wrapper_serves_signed_urls_before_django(
+    team: Team, member: User, media_storage: Path
+) -> None:
+    """gallery.wsgi wraps Django: a signed URL never reaches it (no request object, no query);
+    anything else, a forged URL included, is answered as before."""
+    from gallery.media.middleware import SignedMediaWSGI
+
+    generation = make_item(team, member, files=True, thumbnail_widths=(400,))
+    thumb = generation.image.thumbnails.get()
+    url = signed.thumbnail_url(str(team.public_id), thumb.sha256, thumb.width)
+    path, query = url.split("?")
+    reached: list[str] = []
+
+    def django_app(environ: dict[str, object], start_response: object) -> list[bytes]:
+        reached.append(str(environ["PATH_INFO"]))
+        start_response("200 OK", [])  # type: ignore[operator]
+        return [b"django"]
+
+    app = SignedMediaWSGI(django_app)
+
+    def call(path: str, query: str, method: str = "GET") -> tuple[str, dict[str, str], bytes]:
+        answer: dict[str, object] = {}
+
+        def start_response(status: str, headers: list[tuple[str, str]]) -> None:
+            answer.update(status=status, headers=dict(headers))
+
+        body = b"".join(
+            app(
+                {"PATH_INFO": path, "QUERY_STRING": query, "REQUEST_METHOD": method}, start_response
+            )
+        )
+        return str(answer["status"]), answer["headers"], body  # type: ignore[return-value]
+
+    with CaptureQueriesContext(connection) as queries:
+        status, headers, body = call(path, query)
+    assert status == "200 OK" and queries.captured_queries == [] and reached == []
+    assert body == (media_storage / thumb.file.name).read_bytes()
+    assert (
+        headers["Content-Type"] == "image/webp" and headers["X-Content-Type-Options"] == "nosniff"
+    )
+    assert headers["Content-Length"] == str(len(body))
+    assert call(path, query.replace("s=", "s=x"))[0] == "404 Not Found"
+    assert call(path, query, "POST")[0] == "405 Method Not Allowed"
+    assert call(path, query, "HEAD")[2] == b""
+    assert call("/items/", "")[2] == b"django" and reached == ["/items/"]
+
+
+def test_gunicorn_runs_the_wrapped_application() -> None:
+    import gallery.wsgi
+    from gallery.media.middleware import SignedMediaWSGI
+
+    assert isinstance(gallery.wsgi.application, SignedMediaWSGI)
