@@ -56,6 +56,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Signed thumbnail URLs, answered before sessions and auth: no query, no session (issue 15)
+    "gallery.media.middleware.SignedMediaMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",  # SECURE_CSP, with a nonce
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -423,3 +425,6 @@ CELERY_TASK_ROUTES = {
 # row while Redis holds it. Without Redis the file cache would gain nothing: database only.
 if REDIS_URL:
     SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# Signed thumbnail URLs also carry nginx's secure_link signature with this secret, when set:
+# the compose file's proxy then serves them itself (deploy/nginx/gallery.conf.template).
+THUMBNAIL_PROXY_SECRET = env_str("THUMBNAIL_PROXY_SECRET")

@@ -19,6 +19,7 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from gallery.generation.models import GalleryImage, Generation
+from gallery.media import signed
 from gallery.media.models import Thumbnail
 from gallery.media.renditions import by_width, grid_rendition
 
@@ -52,21 +53,33 @@ class Picture:
     colour: str
 
 
-@register.simple_tag
-def picture(image: GalleryImage) -> Picture:
+@register.simple_tag(takes_context=True)
+def picture(context: Context, image: GalleryImage) -> Picture:
     """URLs and intrinsic size for an image's <img>: the grid thumbnail, a srcset of every
-    rendition, and the largest one as the preview. Uses the prefetched thumbnails."""
+    rendition, and the largest one as the preview. Uses the prefetched thumbnails.
+
+    On a team's own pages (``membership`` in the context, the image in its team) the URLs are
+    signed ones (``gallery.media.signed``): the page has checked access, the thumbnails are
+    then served without a session or a query. Elsewhere they are the access-checked view's."""
     thumbs: list[Thumbnail] = by_width(image.thumbnails.all())
     if not thumbs:  # an image stored without thumbnails: fall back to the original
         original = reverse("media-original", args=[image.public_id])
         return Picture(original, "", image.width, image.height, original, image.average_color)
+    membership = context.get("membership")
+    team = membership.team if membership and membership.team_id == image.team_id else None
+
+    def url(thumbnail: Thumbnail) -> str:
+        if team is not None:
+            return signed.thumbnail_url(str(team.public_id), thumbnail.sha256, thumbnail.width)
+        return thumbnail_url(image, thumbnail)
+
     grid = grid_rendition(thumbs)
     return Picture(
-        src=thumbnail_url(image, grid),
-        srcset=", ".join(f"{thumbnail_url(image, t)} {t.width}w" for t in thumbs),
+        src=url(grid),
+        srcset=", ".join(f"{url(t)} {t.width}w" for t in thumbs),
         width=grid.width,
         height=grid.height,
-        preview=thumbnail_url(image, thumbs[-1]),
+        preview=url(thumbs[-1]),
         colour=image.average_color or "#1c1d21",
     )
 
@@ -105,7 +118,8 @@ def qr_svg(url: str) -> SafeString:
 # A finished tile's HTML is cached under a key made of everything that can change on it: the
 # row's last write (status, error, cost, a new rendition all set ``updated_at``), the image's
 # review state and renditions, the viewer's favourite flag and whether the viewer may generate
-# (the Share/Remix/Retry buttons), plus a digest of the template. The two per-request values in
+# (the Share/Remix/Retry buttons), the day of the signed thumbnail URLs' expiry, plus a digest
+# of the template. The two per-request values in
 # it (the CSRF token and the page a favourite returns to) are stored as markers and put in
 # place on the way out. Tiles still in flight change every few seconds: rendered every time.
 
@@ -143,7 +157,7 @@ def _tile_key(generation: Generation, can_generate: bool) -> str | None:
     favourite = int(bool(getattr(generation, "is_favourite", False)))
     digest = hashlib.sha256(
         f"{generation.updated_at.timestamp():.6f}|{review}|{renditions}|{favourite}|"
-        f"{int(can_generate)}".encode()
+        f"{int(can_generate)}|{signed.expiry()}".encode()
     ).hexdigest()[:24]
     return f"tile:{_tile_template_version()}:{generation.public_id}:{digest}"
 

@@ -64,7 +64,10 @@ def test_grid_shows_every_state_newest_first(
     # Thumbnails: content-hash URLs with intrinsic size, lazy loading, and the stored blurhash
     # (drawn by the page before the thumbnail arrives) with its average colour as a fallback.
     img = re.search(r"<img [^>]*>", html, re.S).group(0)
-    assert re.search(r'src="/media/t/[0-9a-f-]{36}/[0-9a-f]{64}-\d+\.webp"', img)
+    # (signed, expiring URLs since issue 15: tests/gallery/test_perf_signed_media.py)
+    assert re.search(
+        r'src="/media/s/[0-9a-f-]{36}/[0-9a-f]{2}/[0-9a-f]{62}-\d+\.webp\?e=\d+&amp;s=[\w-]+"', img
+    )
     assert 'width="64"' in img and 'height="64"' in img and 'loading="lazy"' in img
     assert 'data-blurhash="LEHV6nWB2yk8pyo0adR*.7kCMdnj"' in img and 'data-colour="#' in img
 

@@ -450,10 +450,32 @@ def _report(
         "p95": _percentile(latencies, 95),
         "p50_after_fault": _percentile(after_fault, 50),
         "p95_after_fault": _percentile(after_fault, 95),
+        "peak_in_flight": _peak_in_flight(rows),
         "submit_seconds": created - started,
         "wall_seconds": time.time() - started,
         "finished_at": datetime.now().isoformat(timespec="seconds"),
     }
+
+
+def _peak_in_flight(rows: list[Any]) -> int:
+    """The most generations at once that Oxen had accepted and the gallery had not finished
+    (from each row's recorded moves: queued, then a terminal state), issue 15."""
+    from gallery.generation.models import Generation
+
+    edges: list[tuple[str, int]] = []
+    for row in rows:
+        moves = dict(row.transitions) if row.transitions else {}
+        start = moves.get("queued") or moves.get("processing")
+        end = next((at for status, at in row.transitions if status in Generation.TERMINAL), None)
+        if start:
+            edges.append((start, 1))
+            if end:
+                edges.append((end, -1))
+    peak = current = 0
+    for _, step in sorted(edges, key=lambda edge: (edge[0], edge[1])):
+        current += step
+        peak = max(peak, current)
+    return peak
 
 
 def _percentile(values: list[float], pct: int) -> float | None:
