@@ -21,6 +21,7 @@ from pathlib import Path
 from django.db import transaction
 
 from gallery import oxen
+from gallery.budget.services import reservations_settle
 from gallery.generation.lifecycle import (
     Next,
     Status,
@@ -175,6 +176,8 @@ def _store(
         waits_cleared(locked)
         locked.transition_to(Status.SUCCEEDED)
         locked.save()
+        # The reservation is trued up: the billed cost (or the estimate until Oxen says).
+        reservations_settle(generation_ids=[locked.pk])
 
 
 def result_name(image: GalleryImage) -> str:
