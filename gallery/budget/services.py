@@ -358,6 +358,9 @@ QUOTA_FIELDS = ("daily_limit", "monthly_limit", "in_flight_limit")
 
 
 def _text(value: object) -> str:
+    """A limit as the history shows it: money to the cent, empty for no limit."""
+    if isinstance(value, Decimal):
+        return str(value.quantize(Decimal("0.01")))
     return "" if value is None else str(value)
 
 
@@ -366,67 +369,69 @@ def budget_get(team: Team) -> TeamBudget:
     return budget
 
 
+def changes_record(
+    *,
+    team_id: int,
+    changed_by: User | None,
+    subject: str,
+    old: dict[str, object],
+    new: dict[str, object],
+) -> list[BudgetChange]:
+    """Record each field whose value changes: who, when, old -> new."""
+    changes = [
+        BudgetChange(
+            team_id=team_id,
+            changed_by=changed_by,
+            subject=subject,
+            field=name,
+            old=_text(old.get(name)),
+            new=_text(value),
+        )
+        for name, value in new.items()
+        if _text(old.get(name)) != _text(value)
+    ]
+    return BudgetChange.objects.bulk_create(changes)
+
+
 @transaction.atomic
-def budget_update(
-    *, membership: Membership, changed_by: User | None = None, **values: object
-) -> TeamBudget:
-    """Set the team's budget (owners and admins), recording each change: who, when, old -> new."""
+def budget_update(*, membership: Membership, **values: object) -> TeamBudget:
+    """Set the team's budget (owners and admins), recording each change."""
     if not membership.can_manage:
         raise BudgetExceeded("Only team owners and admins can set budgets.")
     budget_get(membership.team)
     budget = TeamBudget.objects.select_for_update().get(team_id=membership.team_id)
-    changes = []
-    for name in BUDGET_FIELDS:
-        if name not in values:
-            continue
-        old, new = getattr(budget, name), values[name]
-        if _text(old) != _text(new):
-            setattr(budget, name, new)
-            changes.append(
-                BudgetChange(
-                    team_id=budget.team_id,
-                    changed_by=changed_by or membership.user,
-                    subject="team",
-                    field=name,
-                    old=_text(old),
-                    new=_text(new),
-                )
-            )
-    if changes:
+    new = {name: values[name] for name in BUDGET_FIELDS if name in values}
+    old = {name: getattr(budget, name) for name in new}
+    if changes_record(
+        team_id=budget.team_id, changed_by=membership.user, subject="team", old=old, new=new
+    ):
+        for name, value in new.items():
+            setattr(budget, name, value)
         budget.full_clean()
         budget.save()
-        BudgetChange.objects.bulk_create(changes)
     return budget
 
 
 @transaction.atomic
 def member_quota_update(
-    *, membership: Membership, target: Membership, changed_by: User | None = None, **values: object
+    *, membership: Membership, target: Membership, **values: object
 ) -> MemberQuota:
     """Set one member's own limits (empty: the team's default), recording each change."""
     if not membership.can_manage or target.team_id != membership.team_id:
         raise BudgetExceeded("Only team owners and admins can set members' limits.")
     budget_get(membership.team)
     quota, _ = MemberQuota.objects.select_for_update().get_or_create(membership=target)
-    changes = []
-    for name in QUOTA_FIELDS:
-        if name not in values:
-            continue
-        old, new = getattr(quota, name), values[name]
-        if _text(old) != _text(new):
-            setattr(quota, name, new)
-            changes.append(
-                BudgetChange(
-                    team_id=target.team_id,
-                    changed_by=changed_by or membership.user,
-                    subject=target.user.username,
-                    field=name,
-                    old=_text(old),
-                    new=_text(new),
-                )
-            )
-    if changes:
+    new = {name: values[name] for name in QUOTA_FIELDS if name in values}
+    old = {name: getattr(quota, name) for name in new}
+    if changes_record(
+        team_id=target.team_id,
+        changed_by=membership.user,
+        subject=target.user.username,
+        old=old,
+        new=new,
+    ):
+        for name, value in new.items():
+            setattr(quota, name, value)
         quota.full_clean()
         quota.save()
-        BudgetChange.objects.bulk_create(changes)
     return quota
