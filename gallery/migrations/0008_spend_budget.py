@@ -5,6 +5,39 @@ from django.conf import settings
 from django.db import migrations, models
 
 
+def reservations_for_billed_generations(apps, schema_editor):  # type: ignore[no-untyped-def]
+    """What Oxen billed before budgets existed counts in the ledger too (charged, at the billed
+    cost; one whose cost is still unknown at 0 until the back-fill reads it), so the budgets
+    and the dashboard start from the same spend."""
+    Generation = apps.get_model("gallery", "Generation")
+    Reservation = apps.get_model("gallery", "Reservation")
+    billed = (
+        Generation.objects.filter(
+            models.Q(status="succeeded") | models.Q(upstream_status="succeeded")
+        )
+        .values_list("pk", "team_id", "request__author_id", "cost", "created_at")
+        .iterator(chunk_size=1000)
+    )
+    batch = []
+    for pk, team_id, author_id, cost, created_at in billed:
+        batch.append(
+            Reservation(
+                generation_id=pk,
+                team_id=team_id,
+                member_id=author_id,
+                estimate=cost or 0,
+                amount=cost or 0,
+                state="charged",
+                billed=cost is not None,
+                created_at=created_at,
+            )
+        )
+        if len(batch) == 1000:
+            Reservation.objects.bulk_create(batch)
+            batch = []
+    Reservation.objects.bulk_create(batch)
+
+
 class Migration(migrations.Migration):
     dependencies = [
         ("gallery", "0007_pipeline_ledger_stored_schema"),
@@ -235,4 +268,5 @@ class Migration(migrations.Migration):
                 ],
             },
         ),
+        migrations.RunPython(reservations_for_billed_generations, migrations.RunPython.noop),
     ]
