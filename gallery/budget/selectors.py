@@ -100,17 +100,16 @@ def team_budget(team: Team) -> TeamBudget:
 
 
 def budget_alert_level(membership: Membership) -> int | None:
-    """80 or 100 when the team's monthly budget passed that share this month (the banner)."""
-    this_month = periods.month().start.date()
-    row = (
-        TeamBudget.objects.filter(team_id=membership.team_id)
-        .filter(Q(alert_80_period=this_month) | Q(alert_100_period=this_month))
-        .values_list("alert_80_period", "alert_100_period")
-        .first()
-    )
-    if row is None:
+    """80 or 100 when the team's monthly budget passed that share this month (the banner).
+    No query when the membership was read with its team's budget (``memberships_for``)."""
+    try:
+        budget = membership.team.budget
+    except TeamBudget.DoesNotExist:
         return None
-    return 100 if row[1] == this_month else 80
+    this_month = periods.month().start.date()
+    if budget.alert_100_period == this_month:
+        return 100
+    return 80 if budget.alert_80_period == this_month else None
 
 
 # -- the dashboard -------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
@@ -220,32 +221,53 @@ def budget_reserve(*, decision: Decision, generations: Sequence[Generation]) -> 
 
 
 def _unsettled() -> Q:
+    """Reservations that no longer match their generation (checked for the rows named)."""
     return (
-        Q(state=Reservation.State.HELD, generation__status__in=ENDED)
-        | Q(state=Reservation.State.HELD, generation__upstream_status="succeeded")
+        _held_and_ended()
         | Q(state=Reservation.State.CHARGED, billed=False, generation__cost__isnull=False)
         | (Q(state=Reservation.State.CHARGED, billed=True) & ~Q(amount=F("generation__cost")))
         | Q(state=Reservation.State.RELEASED, generation__upstream_status="succeeded")
     )
 
 
+def _held_and_ended() -> Q:
+    # Held reservations are few (the partial index ``reservation_held_idx``): the sweep's query.
+    return Q(state=Reservation.State.HELD) & (
+        Q(generation__status__in=ENDED) | Q(generation__upstream_status="succeeded")
+    )
+
+
 def reservations_settle(
-    *, team_id: int | None = None, generation_ids: Iterable[int] | None = None, limit: int = 500
+    *,
+    team_id: int | None = None,
+    generation_ids: Iterable[int] | None = None,
+    billed_unknown: bool = False,
+    limit: int = 500,
 ) -> int:
     """True up reservations whose generation moved on: a result Oxen made is charged (its
     billed cost, the estimate until Oxen says), one that ended with nothing billed is released.
-    Safe to run any number of times; returns how many changed."""
-    rows = Reservation.objects.filter(_unsettled())
+
+    Without ``generation_ids`` only held reservations are looked at (cheap: the sweep runs it
+    every two seconds), plus, with ``billed_unknown``, charges whose billed cost has since
+    arrived (the back-fill). Safe to run any number of times; returns how many changed."""
+    if generation_ids is not None:
+        rows = Reservation.objects.filter(_unsettled(), generation_id__in=list(generation_ids))
+    else:
+        condition = _held_and_ended()
+        if billed_unknown:
+            condition |= Q(
+                state=Reservation.State.CHARGED, billed=False, generation__cost__isnull=False
+            )
+        rows = Reservation.objects.filter(condition)
     if team_id is not None:
         rows = rows.filter(team_id=team_id)
-    if generation_ids is not None:
-        rows = rows.filter(generation_id__in=list(generation_ids))
-    changed: set[int] = set()
+    raised: set[int] = set()
+    count = 0
     now = timezone.now()
     for reservation in rows.select_related("generation")[:limit]:
         g = reservation.generation
         if g.status == Status.SUCCEEDED or g.upstream_status == "succeeded":
-            update = {
+            update: dict[str, Any] = {
                 "state": Reservation.State.CHARGED,
                 "amount": g.cost if g.cost is not None else reservation.estimate,
                 "billed": g.cost is not None,
@@ -255,11 +277,13 @@ def reservations_settle(
         else:
             continue
         Reservation.objects.filter(pk=reservation.pk).update(**update, settled_at=now)
-        changed.add(reservation.team_id)
+        if update["amount"] > reservation.amount:  # only a rise can cross an alert level
+            raised.add(reservation.team_id)
+        count += 1
     if team_id is None:
-        for team in changed:
+        for team in raised:
             budget_alerts(team_id=team)
-    return len(changed)
+    return count
 
 
 # -- alerts --------------------------------------------------------------------------------------

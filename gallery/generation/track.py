@@ -181,6 +181,7 @@ def costs_record(now: datetime, *, limit: int = 10) -> None:
         Generation.objects.filter(pk=pk, cost__isnull=True).update(
             cost=cost, updated_at=timezone.now()
         )
+    reservations_settle(generation_ids=[pk for pk, _ in missing])
 
 
 # The periodic back-fill (beat's ``budget_costs_backfill``, every minute) reaches further back
@@ -213,7 +214,8 @@ def costs_backfill(*, limit: int = 50) -> int:
             Generation.objects.filter(pk=pk, cost__isnull=True).update(
                 cost=cost, updated_at=timezone.now()
             )
-    reservations_settle()
+    # Every unsettled reservation of a billed result, this run's and any left behind.
+    reservations_settle(billed_unknown=True)
     return found
 
 

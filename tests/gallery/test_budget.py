@@ -409,3 +409,23 @@ def _csv(response: Any) -> list[dict[str, str]]:
     assert response.status_code == 200
     text = b"".join(response.streaming_content).decode()
     return list(csv.DictReader(io.StringIO(text)))
+
+
+def test_the_migration_puts_what_oxen_already_billed_in_the_ledger(
+    team: Team, member: User
+) -> None:
+    from importlib import import_module
+
+    from django.apps import apps
+
+    migration = import_module("gallery.migrations.0008_spend_budget")
+    billed = make_item(team, member, status="succeeded")  # cost 0.04
+    unknown = make_item(team, member, status="failed")
+    Generation.objects.filter(pk=unknown.pk).update(upstream_status="succeeded")
+    make_item(team, member, status="failed")  # nothing billed: nothing counted
+    migration.reservations_for_billed_generations(apps, None)
+    rows = {r.generation_id: r for r in Reservation.objects.all()}
+    assert set(rows) == {billed.pk, unknown.pk}
+    assert (rows[billed.pk].amount, rows[billed.pk].billed) == (PRICE, True)
+    assert (rows[unknown.pk].amount, rows[unknown.pk].billed) == (0, False)
+    assert {r.state for r in rows.values()} == {"charged"}
