@@ -5,7 +5,7 @@ from django.http import HttpRequest
 
 from gallery.accounts.models import User
 from gallery.budget.selectors import budget_alert_level
-from gallery.team.selectors import memberships_for
+from gallery.team.access import request_memberships
 
 
 def gallery(request: HttpRequest) -> dict[str, object]:
@@ -15,7 +15,7 @@ def gallery(request: HttpRequest) -> dict[str, object]:
     if isinstance(user, User) and user.is_authenticated:
         membership = getattr(request, "membership", None)
         context["membership"] = membership if membership else None
-        context["memberships"] = memberships_for(user)
+        context["memberships"] = request_memberships(request)
         # The 80 %/100 % budget banner (issue 11), for the month the alert was sent in.
         context["budget_alert"] = budget_alert_level(membership) if membership else None
     return context
