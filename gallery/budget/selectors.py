@@ -185,6 +185,7 @@ class SpendReport:
     approved: int = 0
     rejected: int = 0
     bars: list[Bar] = field(default_factory=list)
+    awaiting_approval: int = 0  # the team's requests held for an owner's or admin's approval
 
     @property
     def cost_per_approved(self) -> Decimal | None:
@@ -232,6 +233,10 @@ def spend_report(membership: Membership, *, when: datetime | None = None) -> Spe
         ordered("model"),
     )
     report.bars = budget_summary(membership).bars
+    if membership.can_manage:
+        report.awaiting_approval = Generation.objects.filter(
+            team_id=membership.team_id, status=Generation.Status.AWAITING_APPROVAL
+        ).count()
     return report
 
 

@@ -197,6 +197,9 @@ def test_over_the_approval_threshold_a_request_waits_and_an_admin_approves_or_de
     # A member cannot approve; an owner can, and it is reserved and sent.
     assert member_client.post(f"/items/{rows[0].public_id}/approve/", **HX).status_code == 404
     owner = _client(_owner())
+    assert "2 images</strong> wait for your approval" in owner.get("/spend/").content.decode()
+    waiting = owner.get("/?status=approval").content.decode()
+    assert waiting.count("Needs approval</strong>") == 2 and ">Approve</button>" in waiting
     with django_capture_on_commit_callbacks(execute=True):
         approved = owner.post(f"/items/{rows[0].public_id}/approve/", **HX)
     assert approved.status_code == 200
