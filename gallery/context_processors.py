@@ -4,6 +4,7 @@ from django.conf import settings
 from django.http import HttpRequest
 
 from gallery.accounts.models import User
+from gallery.budget.selectors import budget_alert_level
 from gallery.team.access import request_memberships
 
 
@@ -15,4 +16,6 @@ def gallery(request: HttpRequest) -> dict[str, object]:
         membership = getattr(request, "membership", None)
         context["membership"] = membership if membership else None
         context["memberships"] = request_memberships(request)
+        # The 80 %/100 % budget banner (issue 11), for the month the alert was sent in.
+        context["budget_alert"] = budget_alert_level(membership) if membership else None
     return context

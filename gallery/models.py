@@ -7,6 +7,7 @@ the ``gallery`` app label, so table names and the migration history are unchange
 
 from gallery.accounts.models import User
 from gallery.browse.models import Favourite
+from gallery.budget.models import BudgetChange, MemberQuota, Reservation, TeamBudget
 from gallery.generation.models import (
     GalleryImage,
     Generation,
@@ -23,20 +24,24 @@ from gallery.sharing.models import ShareLink, ShareLinkItem
 from gallery.team.models import Invitation, Membership, Team
 
 __all__ = [
+    "BudgetChange",
     "Favourite",
     "GalleryImage",
     "Generation",
     "GenerationRequest",
     "Invitation",
+    "MemberQuota",
     "Membership",
     "Reconciliation",
     "Reference",
     "RequestReference",
+    "Reservation",
     "ReviewDecision",
     "ShareLink",
     "ShareLinkItem",
     "StoredSchema",
     "Team",
+    "TeamBudget",
     "Thumbnail",
     "UpstreamGeneration",
     "User",

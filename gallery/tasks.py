@@ -140,3 +140,14 @@ def schema_refresh() -> None:
     from gallery import oxen
 
     oxen.schema_refresh(model=settings.OXEN_MODEL)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def budget_costs_backfill() -> None:
+    """Beat, every minute: billed costs Oxen did not report at ingest, asked again, and the
+    budget reservations trued up to them (issue 11)."""
+    from gallery.generation import track
+
+    found = track.costs_backfill()
+    if found:
+        logger.info("back-filled the billed cost of %d generations", found)

@@ -45,6 +45,7 @@ STATUS_FILTERS = {
     "succeeded": "Done",
     "failed": "Failed",
     "cancelled": "Cancelled",
+    "approval": "Needs approval",  # held by the team's approval threshold (gallery.budget)
 }
 # The columns a tile needs; everything else (transitions, request bodies, schemas) stays unread.
 TILE_FIELDS = (

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from gallery import oxen, tasks
 from gallery.accounts.models import User
+from gallery.budget.services import budget_check, budget_reserve
 from gallery.errors import ApplicationError
 from gallery.generation.lifecycle import Status, stale_after
 from gallery.generation.models import (
@@ -88,6 +89,11 @@ def generation_request_create(
     now = timezone.now()
     deadline = now + timedelta(minutes=settings.GENERATION_DEADLINE_MINUTES)
     with transaction.atomic():
+        # First, with the team's budget row locked until commit: refused (BudgetExceeded)
+        # before anything is created, or held for approval, or reserved with the rows below.
+        decision = budget_check(
+            team=team, member=author, images=batch_size, cost_per_image=schema.cost_per_image
+        )
         request = GenerationRequest.objects.create(
             team=team,
             author=author,
@@ -102,7 +108,7 @@ def generation_request_create(
             RequestReference(request=request, reference=ref, position=position)
             for position, ref in enumerate(references, start=1)
         )
-        generations = Generation.objects.bulk_create(
+        rows = [
             Generation(
                 public_id=public_id,
                 request=request,
@@ -114,7 +120,15 @@ def generation_request_create(
                 transitions=[[Status.PENDING, now.isoformat()]],
             )
             for index, public_id in enumerate(uuid.uuid4() for _ in range(batch_size))
-        )
+        ]
+        if decision.needs_approval:
+            for row in rows:
+                row.transition_to(Status.AWAITING_APPROVAL, now=now)
+                row.last_error = decision.approval_reason
+        generations = Generation.objects.bulk_create(rows)
+        if decision.needs_approval:
+            return request
+        budget_reserve(decision=decision, generations=generations)
         ids = [g.pk for g in generations]
         transaction.on_commit(lambda: [tasks.generation_submit.delay(pk) for pk in ids])
     return request

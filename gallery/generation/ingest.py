@@ -22,6 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from gallery import oxen
+from gallery.budget.services import reservations_settle
 from gallery.generation.lifecycle import (
     Next,
     Status,
@@ -214,6 +215,8 @@ def _store(
         waits_cleared(locked)
         locked.transition_to(Status.SUCCEEDED)
         locked.save()
+        # The reservation is trued up: the billed cost (or the estimate until Oxen says).
+        reservations_settle(generation_ids=[locked.pk])
     return image.pk
 
 

@@ -31,6 +31,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from gallery import oxen, tasks
+from gallery.budget.services import reservations_settle
 from gallery.generation.lifecycle import Status, generation_lock
 from gallery.generation.models import (
     DIRECTORY_ROOT,
@@ -139,6 +140,7 @@ def _settled_row(generation: Generation, row: GenerationDetail, report: Reconcil
         old = generation.cost
         # updated_at too: the live pages' versions are read from it (every write sets it).
         Generation.objects.filter(pk=generation.pk).update(cost=row.cost, updated_at=timezone.now())
+        reservations_settle(generation_ids=[generation.pk])  # the budget counts the charge
         detail = f"Oxen charged {row.cost}; the gallery had {old if old is not None else 'none'}."
         _record(generation, Action.COST, detail, row)
         report.costs.append(f"{generation.public_id}: {old} -> {row.cost}")

@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from gallery.budget.services import reservations_settle
 from gallery.generation.models import Generation
 
 logger = logging.getLogger(__name__)
@@ -52,6 +53,7 @@ def fail_locked(generation: Generation, message: str) -> None:
     generation.transition_to(Status.FAILED)
     generation.last_error = message
     generation.save()
+    reservations_settle(generation_ids=[generation.pk])  # released, or charged if billed
     logger.info("generation %s failed: %s", generation.public_id, message)
 
 

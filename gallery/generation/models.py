@@ -126,6 +126,9 @@ class GenerationStatus(models.TextChoices):
     SUCCEEDED = "succeeded", "Done"
     FAILED = "failed", "Failed"
     CANCELLED = "cancelled", "Cancelled"
+    # Over the team's approval threshold (gallery.budget): nothing sent until an owner or admin
+    # approves (back to pending) or declines (cancelled); ``last_error`` says why it waits.
+    AWAITING_APPROVAL = "approval", "Needs approval"
 
 
 _S = GenerationStatus
@@ -134,7 +137,9 @@ _S = GenerationStatus
 ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
     # submitted (submitting), ended before anything was sent, or (recovery) adopted: Oxen
     # already has an image for it that the gallery had lost track of
-    _S.PENDING: frozenset({_S.SUBMITTING, _S.CANCELLED, _S.FAILED, _S.QUEUED}),
+    _S.PENDING: frozenset(
+        {_S.SUBMITTING, _S.CANCELLED, _S.FAILED, _S.QUEUED, _S.AWAITING_APPROVAL}
+    ),
     # Oxen's id recorded or the orphan found (queued); refused, not sent, or proved absent and
     # to be sent again (back to pending)
     _S.SUBMITTING: frozenset({_S.QUEUED, _S.PENDING, _S.FAILED}),
@@ -148,16 +153,24 @@ ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
     # recovery only: Retry download of a billed result, or the reconciler adopting one
     _S.FAILED: frozenset({_S.DOWNLOADING, _S.QUEUED}),
     _S.CANCELLED: frozenset({_S.DOWNLOADING}),
+    # the budget check held it at submit (from pending, before anything was sent): an owner or
+    # admin approves it (pending, and it is sent) or declines it (cancelled)
+    _S.AWAITING_APPROVAL: frozenset({_S.PENDING, _S.CANCELLED}),
 }
 # Moves the pipeline never makes by itself: a person's Retry download of a result Oxen made
-# (and billed), and the reconciler (``ledger.py``) adopting an image Oxen has that a row lost
-# track of. Every other move in the table is the pipeline's own.
+# (and billed), the budget's approval hold and a person's approval or decline, and the
+# reconciler (``ledger.py``) adopting an image Oxen has that a row lost track of. Every other
+# move in the table is the pipeline's own.
 RECOVERY_MOVES: frozenset[tuple[str, str]] = frozenset(
     {
         (_S.PENDING, _S.QUEUED),
         (_S.FAILED, _S.DOWNLOADING),
         (_S.FAILED, _S.QUEUED),
         (_S.CANCELLED, _S.DOWNLOADING),
+        # the budget's approval threshold holds a new request; a person approves or declines
+        (_S.PENDING, _S.AWAITING_APPROVAL),
+        (_S.AWAITING_APPROVAL, _S.PENDING),
+        (_S.AWAITING_APPROVAL, _S.CANCELLED),
     }
 )
 

@@ -21,6 +21,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from gallery import oxen
+from gallery.budget.services import reservations_settle
 from gallery.generation import lifecycle
 from gallery.generation.ingest import result_cost
 from gallery.generation.lifecycle import Next, Status
@@ -148,6 +149,8 @@ def generations_sweep(*, limit: int = 1000, catch_up: bool = False) -> SweepResu
         polled, strangers = _poll(due)
         ingest.extend(polled)
     costs_record(now)
+    # Reservations of rows that ended or were billed since: charged or released.
+    reservations_settle()
     return SweepResult(
         submit=submit, orphans=orphans, ingest=ingest, checked=len(due), strangers=strangers
     )
@@ -178,6 +181,42 @@ def costs_record(now: datetime, *, limit: int = 10) -> None:
         Generation.objects.filter(pk=pk, cost__isnull=True).update(
             cost=cost, updated_at=timezone.now()
         )
+    reservations_settle(generation_ids=[pk for pk, _ in missing])
+
+
+# The periodic back-fill (beat's ``budget_costs_backfill``, every minute) reaches further back
+# than the sweep, and covers billed results whose download failed too.
+COST_BACKFILL_FOR = timedelta(days=31)
+
+
+def costs_backfill(*, limit: int = 50) -> int:
+    """Ask Oxen for the billed cost of results it made (stored or not) whose cost is still
+    unknown, oldest look first, then true up their reservations. Returns how many were found."""
+    now = timezone.now()
+    missing = list(
+        Generation.objects.filter(
+            cost__isnull=True,
+            upstream_id__isnull=False,
+            upstream_status="succeeded",
+            created_at__gte=now - COST_BACKFILL_FOR,
+            updated_at__lte=now - COST_RETRY_EVERY,
+        )
+        .order_by("updated_at")
+        .values_list("pk", "upstream_id")[:limit]
+    )
+    found = 0
+    if missing:
+        client = oxen.get_client()
+        for pk, upstream_id in missing:
+            cost = result_cost(client, upstream_id)
+            found += cost is not None
+            # Touched either way, so the next run asks about others first.
+            Generation.objects.filter(pk=pk, cost__isnull=True).update(
+                cost=cost, updated_at=timezone.now()
+            )
+    # Every unsettled reservation of a billed result, this run's and any left behind.
+    reservations_settle(billed_unknown=True)
+    return found
 
 
 def _stream_went_away() -> bool:

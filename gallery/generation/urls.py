@@ -10,6 +10,8 @@ urlpatterns = [
     path("references/library/", views.reference_library_view, name="reference-library"),
     path("items/<uuid:public_id>/cancel/", views.cancel, name="generation-cancel"),
     path("items/<uuid:public_id>/retry/", views.retry, name="generation-retry"),
+    path("items/<uuid:public_id>/approve/", views.approve, name="generation-approve"),
+    path("items/<uuid:public_id>/decline/", views.decline, name="generation-decline"),
     path(
         "images/<uuid:public_id>/use-as-reference/",
         views.use_as_reference,

@@ -18,6 +18,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from gallery import oxen
 from gallery.browse.access import access_gallery_item, access_image
 from gallery.browse.selectors import GalleryFilters, gallery_page, gallery_tile
+from gallery.budget.selectors import budget_summary
+from gallery.budget.services import BudgetExceeded, BurstLimited, burst_check
 from gallery.errors import ApplicationError
 from gallery.generation import create, references
 from gallery.generation.access import access_request
@@ -27,9 +29,15 @@ from gallery.generation.create import (
     generation_request_create,
 )
 from gallery.generation.forms import GenerateForm, remix_initial
+from gallery.generation.lifecycle import Status
 from gallery.generation.models import Reference
 from gallery.generation.references import reference_upload
-from gallery.generation.retry import generation_cancel, generation_retry
+from gallery.generation.retry import (
+    generation_approve,
+    generation_cancel,
+    generation_decline,
+    generation_retry,
+)
 from gallery.generation.selectors import reference_library, references_in_order
 from gallery.http import HtmxRequest
 from gallery.media import imaging
@@ -97,7 +105,19 @@ def generate(request: HttpRequest) -> HttpResponse:
     reference_errors: list[str] = []
     count_error = ""
     other_errors: list[str] = []
+    burst: BurstLimited | None = None
     if request.method == "POST":
+        try:
+            burst_check(membership=membership)
+        except BurstLimited as exc:
+            burst = exc
+    if burst is not None:
+        # Nothing is read, stored or sent: the form comes back as it was, with why.
+        form = GenerateForm(request.POST.copy(), schema=schema)
+        references = references_in_order(membership, request.POST.getlist("reference"))
+        other_errors.append(burst.message)
+        status = 429
+    elif request.method == "POST":
         data = request.POST.copy()
         form = GenerateForm(data, schema=schema)
         references = references_in_order(membership, request.POST.getlist("reference"))
@@ -127,10 +147,17 @@ def generate(request: HttpRequest) -> HttpResponse:
                 leftover = form.add_schema_errors(exc.by_field)
                 reference_errors += leftover.pop(REFERENCES_FIELD, [])
                 other_errors += [message for messages in leftover.values() for message in messages]
+            except BudgetExceeded as exc:
+                other_errors.append(exc.message)
             else:
                 # Stay on the form, as it was, with the new tiles arriving in the strip below.
                 count = form.cleaned_data["batch_size"]
-                messages.success(request, f"Generating {count} image{'s' if count != 1 else ''}.")
+                plural = "s" if count != 1 else ""
+                held = made.generations.filter(status=Status.AWAITING_APPROVAL).first()
+                if held is not None:
+                    messages.warning(request, held.last_error)
+                else:
+                    messages.success(request, f"Generating {count} image{plural}.")
                 return redirect(reverse("generate") + f"?last={made.public_id}")
         status = 422
     else:
@@ -163,8 +190,12 @@ def generate(request: HttpRequest) -> HttpResponse:
         "cost": cost,
         "images": images,
         "cost_per_image": schema.cost_per_image if schema else None,
+        "budget": budget_summary(membership),
     }
-    return render(request, "generation/generate.html", context, status=status)
+    response = render(request, "generation/generate.html", context, status=status)
+    if burst is not None:
+        response["Retry-After"] = str(burst.retry_after)
+    return response
 
 
 # One wording for "too many references", shown by the drop zone as files are added (the page
@@ -303,16 +334,76 @@ def retry(request: HtmxRequest, public_id: str) -> HttpResponse:
     membership = require_membership(request, generate=True)
     generation = access_gallery_item(membership, public_id)
     try:
-        new = generation_retry(generation_id=generation.pk)
+        burst_check(membership=membership)
+        new = generation_retry(generation_id=generation.pk, by=membership.user)
+    except BurstLimited as exc:
+        return _burst_limited(request, membership, generation.public_id, exc)
     except ApplicationError as exc:
-        messages.error(request, str(exc))
-        return _tile_or_back(request, membership, generation.public_id)
+        return _refused(request, membership, generation.public_id, exc)
     return _tile_or_back(request, membership, new.public_id)
 
 
-def _tile_or_back(request: HtmxRequest, membership: Membership, public_id: Any) -> HttpResponse:
+@login_required
+@require_POST
+def approve(request: HtmxRequest, public_id: str) -> HttpResponse:
+    """An owner or admin sends a request the budget's approval threshold held."""
+    membership = require_membership(request, manage=True)
+    generation = access_gallery_item(membership, public_id)
+    try:
+        generation_approve(generation_id=generation.pk, by=membership.user)
+    except ApplicationError as exc:
+        return _refused(request, membership, generation.public_id, exc)
+    if not request.htmx:
+        messages.success(request, "Approved: it is being sent to Oxen.")
+    return _tile_or_back(request, membership, generation.public_id)
+
+
+@login_required
+@require_POST
+def decline(request: HtmxRequest, public_id: str) -> HttpResponse:
+    membership = require_membership(request, manage=True)
+    generation = access_gallery_item(membership, public_id)
+    try:
+        generation_decline(
+            generation_id=generation.pk, by=membership.user, reason=request.POST.get("reason", "")
+        )
+    except ApplicationError as exc:
+        return _refused(request, membership, generation.public_id, exc)
+    return _tile_or_back(request, membership, generation.public_id)
+
+
+def _refused(
+    request: HtmxRequest, membership: Membership, public_id: Any, exc: ApplicationError
+) -> HttpResponse:
+    """The tile again with why (htmx), or back with the reason as a flash."""
     if request.htmx:
-        return render(request, "browse/grid.html#tile", {"g": gallery_tile(membership, public_id)})
+        return _tile_or_back(request, membership, public_id, notice=exc.message)
+    messages.error(request, exc.message)
+    return _tile_or_back(request, membership, public_id)
+
+
+def _burst_limited(
+    request: HtmxRequest, membership: Membership, public_id: Any, exc: BurstLimited
+) -> HttpResponse:
+    """429, with the tile and why (htmx swaps a 429: see base.html), or a page saying so."""
+    if request.htmx:
+        response = _tile_or_back(request, membership, public_id, notice=exc.message)
+    else:
+        response = render(request, "budget/too_many.html", {"message": exc.message})
+    response.status_code = 429
+    response["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+def _tile_or_back(
+    request: HtmxRequest, membership: Membership, public_id: Any, *, notice: str = ""
+) -> HttpResponse:
+    if request.htmx:
+        return render(
+            request,
+            "browse/grid.html#tile",
+            {"g": gallery_tile(membership, public_id), "tile_notice": notice},
+        )
     if request.POST.get("from") == "detail":
         return redirect("gallery-detail", public_id=public_id)
     return redirect("home")
@@ -320,11 +411,17 @@ def _tile_or_back(request: HtmxRequest, membership: Membership, public_id: Any) 
 
 @login_required
 @require_POST
-def rerun(request: HttpRequest, public_id: str) -> HttpResponse:
+def rerun(request: HtmxRequest, public_id: str) -> HttpResponse:
     membership = require_membership(request, generate=True)
     original = access_request(membership, public_id)
     try:
+        burst_check(membership=membership)
         create.generation_request_rerun(membership=membership, original=original)
+    except BurstLimited as exc:
+        return _burst_limited(request, membership, None, exc)
+    except BudgetExceeded as exc:
+        messages.error(request, exc.message)
+        return redirect("home")
     except GenerationInputError as exc:
         messages.error(request, f"It cannot be run again as it was: {exc}")
         return redirect(reverse("generate") + f"?remix={original.public_id}")

@@ -39,7 +39,7 @@ def backwards(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("gallery", "0007_pipeline_ledger_stored_schema"),
+        ("gallery", "0008_spend_budget"),
     ]
 
     operations = [migrations.RunPython(forwards, backwards, elidable=False)]

@@ -16,5 +16,8 @@ def team_members(membership: Membership) -> list[Membership]:
 
 def memberships_for(user: User) -> list[Membership]:
     return list(
-        Membership.objects.filter(user=user).select_related("team").order_by("team__name", "id")
+        Membership.objects.filter(user=user)
+        # the team's budget too: every page's budget banner reads it (gallery.budget, issue 11)
+        .select_related("team", "team__budget")
+        .order_by("team__name", "id")
     )

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from gallery.accounts.models import User
 from gallery.generation.lifecycle import billed_failure_message
@@ -104,6 +106,15 @@ def site_data(
         make_item(team, member, status="failed", error="Oxen could not make it."),
         make_item(team, member, status="queued"),
         billed,
+        # Held by the team's approval threshold (issue 11): its Approve and Decline forms.
+        # Older than the rest, so the walk's three item pages are still the same ones.
+        make_item(
+            team,
+            member,
+            status="approval",
+            error="Waiting for an owner's approval.",
+            created_at=timezone.now() - timedelta(days=3),
+        ),
     ]
     owner_membership = Membership.objects.get(team=team, user=owner)
     share = sharing_services.share_link_create(

@@ -68,6 +68,8 @@ ID_KINDS = {
     "gallery-item-live": "generation",
     "generation-cancel": "generation",
     "generation-retry": "generation",
+    "generation-approve": "generation",
+    "generation-decline": "generation",
     "request-rerun": "request",
     "image-favourite": "image",
     "image-use-as-reference": "image",

@@ -38,8 +38,15 @@ def test_the_status_sets_are_derived_from_the_table() -> None:
     # Recovery moves (Retry download, the ledger adopting) are in the table, but the pipeline
     # never makes them by itself: a failed or cancelled row is terminal all the same.
     assert all(new in ALLOWED_TRANSITIONS[old] for old, new in RECOVERY_MOVES)
-    assert {old for old, _ in RECOVERY_MOVES} == {S.PENDING, S.FAILED, S.CANCELLED}
-    assert {S.SUCCEEDED, S.FAILED, S.CANCELLED} == TERMINAL
+    # The budget's approval hold (issue 11) is a person's move too, both ways: a row waiting
+    # for approval is left only by an owner's or admin's approval or decline.
+    assert {old for old, _ in RECOVERY_MOVES} == {
+        S.PENDING,
+        S.FAILED,
+        S.CANCELLED,
+        S.AWAITING_APPROVAL,
+    }
+    assert {S.SUCCEEDED, S.FAILED, S.CANCELLED, S.AWAITING_APPROVAL} == TERMINAL
     assert {S.QUEUED, S.PROCESSING} == UPSTREAM_ACTIVE
     assert {S.PENDING, S.SUBMITTING, S.QUEUED, S.PROCESSING, S.DOWNLOADING} == IN_FLIGHT
     assert set(ALLOWED_TRANSITIONS) == set(S)
