@@ -7,6 +7,7 @@ the ``gallery`` app label, so table names and the migration history are unchange
 
 from gallery.accounts.models import User
 from gallery.browse.models import Favourite
+from gallery.collection.models import Collection, CollectionItem
 from gallery.generation.models import (
     GalleryImage,
     Generation,
@@ -19,16 +20,27 @@ from gallery.generation.models import (
 )
 from gallery.media.models import Thumbnail
 from gallery.review.models import ReviewDecision
-from gallery.sharing.models import ShareLink, ShareLinkItem
+from gallery.sharing.models import (
+    ProofingComment,
+    ProofingPick,
+    ProofingVisitor,
+    ShareLink,
+    ShareLinkItem,
+)
 from gallery.team.models import Invitation, Membership, Team
 
 __all__ = [
+    "Collection",
+    "CollectionItem",
     "Favourite",
     "GalleryImage",
     "Generation",
     "GenerationRequest",
     "Invitation",
     "Membership",
+    "ProofingComment",
+    "ProofingPick",
+    "ProofingVisitor",
     "Reconciliation",
     "Reference",
     "RequestReference",

@@ -11,6 +11,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("gallery.accounts.urls")),
     path("", include("gallery.browse.urls")),
+    path("", include("gallery.collection.urls")),
     path("", include("gallery.generation.urls")),
     path("", include("gallery.media.urls")),
     path("", include("gallery.review.urls")),

@@ -18,6 +18,7 @@ from django.utils import timezone
 from gallery.access import first_or_404, parse_public_id
 from gallery.browse.access import generations_for
 from gallery.browse.models import Favourite
+from gallery.collection.models import CollectionItem
 from gallery.generation.models import GalleryImage, Generation
 from gallery.media.models import Thumbnail
 from gallery.team.models import Membership
@@ -84,6 +85,7 @@ class GalleryFilters:
     date_to: date | None = None
     favourites: bool = False
     q: str = ""
+    collection: str = ""  # a collection's public id (the form offers the team's own)
 
     @property
     def active(self) -> bool:
@@ -97,6 +99,7 @@ class GalleryFilters:
                 self.date_to,
                 self.favourites,
                 self.q,
+                self.collection,
             )
         )
 
@@ -152,6 +155,14 @@ def gallery_filter(
         queryset = queryset.filter(created_at__lt=_day_start(filters.date_to + timedelta(days=1)))
     if filters.favourites:
         queryset = queryset.filter(image__favourites__user_id=user_id)
+    if filters.collection:
+        queryset = queryset.filter(
+            Exists(
+                CollectionItem.objects.filter(
+                    image_id=OuterRef("image__id"), collection__public_id=filters.collection
+                )
+            )
+        )
     return prompt_search(queryset, filters.q)
 
 
@@ -171,14 +182,14 @@ def gallery_page(
         queryset = queryset.filter(created_at__lte=cursor.created_at).filter(
             Q(created_at__lt=cursor.created_at) | Q(created_at=cursor.created_at, id__lt=cursor.pk)
         )
-    rows = list(_tiles(queryset, user_id).order_by("-created_at", "-id")[: size + 1])
+    rows = list(gallery_tiles(queryset, user_id).order_by("-created_at", "-id")[: size + 1])
     more = len(rows) > size
     items: list[Generation] = list(rows[:size])
     next_cursor = Cursor(items[-1].created_at, items[-1].pk).encode() if more and items else None
     return GalleryPage(items=items, next_cursor=next_cursor)
 
 
-def _tiles(queryset: QuerySet[Generation], user_id: int) -> QuerySet[Generation]:
+def gallery_tiles(queryset: QuerySet[Generation], user_id: int) -> QuerySet[Generation]:
     """Rows as a tile shows them: request, author and image joined, only the columns a tile
     reads, the viewer's favourite flag, and the thumbnails in one prefetch."""
     return (
@@ -201,7 +212,7 @@ def _tiles(queryset: QuerySet[Generation], user_id: int) -> QuerySet[Generation]
 def gallery_tile(membership: Membership, public_id: object) -> Generation:
     """One tile, read the way ``gallery_page`` reads it (after Retry or Cancel)."""
     return first_or_404(
-        _tiles(
+        gallery_tiles(
             generations_for(membership).filter(public_id=parse_public_id(public_id)),
             membership.user_id,
         ),
@@ -241,7 +252,9 @@ def gallery_changes(
     queryset = gallery_filter(generations_for(membership), filters, membership.user_id).filter(
         updated_at__gte=since - LIVE_OVERLAP
     )
-    rows = list(_tiles(queryset, membership.user_id).order_by("-updated_at")[:LIVE_MAX_TILES])
+    rows = list(
+        gallery_tiles(queryset, membership.user_id).order_by("-updated_at")[:LIVE_MAX_TILES]
+    )
     return sorted(rows, key=lambda g: (g.created_at, g.pk))
 
 

@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from gallery.browse.access import access_image, gallery_items, images_for
+from gallery.browse.access import access_image, chosen_images
 from gallery.errors import ApplicationError, form_add_error
 from gallery.generation.models import GalleryImage
 from gallery.http import HtmxRequest
@@ -49,24 +49,14 @@ def _chosen_images(membership: Membership, data: QueryDict) -> list[GalleryImage
     item_ids = data.getlist("ids")
     if len(image_ids) + len(item_ids) > sharing_services.MAX_ITEMS:
         raise ShareError(f"A link can hold at most {sharing_services.MAX_ITEMS} images.")
-    images = [access_image(membership, value) for value in dict.fromkeys(image_ids)]
-    if item_ids:
-        items = gallery_items(membership, item_ids)
-        by_item = {
-            image.generation_id: image
-            for image in images_for(membership)
-            .filter(generation__in=items)
-            .select_related("generation__request__author", "team")
-        }
-        missing = len(items) - len(by_item)
-        if missing:
-            verb = "has" if missing == 1 else "have"
-            raise ShareError(
-                f"Only finished images can be shared: {missing} of the selected items "
-                f"{verb} no image yet."
-            )
-        images += [by_item[item.pk] for item in items]
-    return list({image.pk: image for image in images}.values())
+    images, missing = chosen_images(membership, image_ids, item_ids)
+    if missing:
+        verb = "has" if missing == 1 else "have"
+        raise ShareError(
+            f"Only finished images can be shared: {missing} of the selected items "
+            f"{verb} no image yet."
+        )
+    return images
 
 
 def _render(
