@@ -372,6 +372,31 @@ GENERATION_STALE_SECONDS = env_int("GENERATION_STALE_SECONDS", 60, minimum=1)
 if OXEN_SIMULATOR and not OXEN_API_KEY:
     raise ImproperlyConfigured("OXEN_API_KEY: the simulator needs a key too (bin/run sets one)")
 
+# Email and proofing digests (issue 16), in Django 6.1's MAILERS. Without EMAIL_HOST, mail
+# is written to the log (gallery.mail), so a local run shows a digest instead of dropping it.
+_email_host = env_str("EMAIL_HOST", "")
+MAILERS = {
+    "default": (
+        {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {
+                "host": _email_host,
+                "port": env_int("EMAIL_PORT", 587, minimum=1),
+                "username": env_str("EMAIL_HOST_USER", ""),
+                "password": env_str("EMAIL_HOST_PASSWORD", ""),  # or EMAIL_HOST_PASSWORD_FILE
+                "use_tls": env_bool("EMAIL_USE_TLS", True),
+                "timeout": 20,
+            },
+        }
+        if _email_host
+        else {"BACKEND": "gallery.mail.LogEmailBackend"}
+    )
+}
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Seedream Gallery <gallery@localhost>")
+# A link's author gets one digest per burst of proofing activity: the first pick or comment
+# opens a window of this many seconds, and everything in it goes out in one email.
+PROOFING_DIGEST_DELAY = env_int("PROOFING_DIGEST_DELAY", 300, minimum=10)
+
 LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"))
 # Every line goes through gallery.logging's filter: no Oxen key and no secret link's token
 # (/s/, /join/, /r/) in any log. Gunicorn's own logs get it from --logger-class.

@@ -130,3 +130,11 @@ def schema_refresh() -> None:
     from gallery import oxen
 
     oxen.schema_refresh(model=settings.OXEN_MODEL)
+
+
+@idempotent_task
+def proofing_digest(link_id: int) -> None:
+    """One digest email of a burst of proofing activity on a shared link (issue 16)."""
+    from gallery.sharing import proofing
+
+    proofing.proofing_digest_send(link_id=link_id)

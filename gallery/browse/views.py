@@ -34,6 +34,7 @@ from gallery.errors import ApplicationError
 from gallery.generation import request_export
 from gallery.generation.models import GalleryImage, Generation
 from gallery.http import HtmxRequest, redirect_to_next
+from gallery.sharing.selectors import image_feedback
 from gallery.team.access import require_membership
 from gallery.team.models import Membership
 from gallery.team.selectors import team_members
@@ -193,6 +194,7 @@ def _detail(request: HttpRequest, public_id: str) -> HttpResponse:
             "siblings": siblings,
             "is_favourite": _is_favourite(membership.user_id, generation),
             "in_collections": image_collections(membership, image) if image else [],
+            **_feedback(membership, image),
             "can_delete": browse_services.deletable(membership, generation),
             "seconds": _seconds(generation),
             "live_etag": item_version(
@@ -209,6 +211,14 @@ def _image(generation: Generation) -> GalleryImage | None:
         return generation.image
     except GalleryImage.DoesNotExist:
         return None
+
+
+def _feedback(membership: Membership, image: GalleryImage | None) -> dict[str, object]:
+    """Visitors' picks and comments on the image, through the team's proofing links."""
+    if image is None:
+        return {}
+    picks, comments = image_feedback(membership, image)
+    return {"proof_picks": picks, "proof_comments": comments}
 
 
 def _is_favourite(user_id: int, generation: Generation) -> bool:

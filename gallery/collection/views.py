@@ -241,7 +241,10 @@ def collection_move(request: HtmxRequest, public_id: str) -> HttpResponse:
     (empty: to the end; a drop). htmx and scripts get 204; a plain form comes back to the page."""
     membership = require_membership(request, generate=True)
     collection = access_collection_to_edit(membership, public_id)
-    image = access_image(membership, request.POST.get("image", ""))
+    if not request.POST.get("image"):
+        messages.error(request, "Choose an image to move.")
+        return _back(request, collection.public_id)
+    image = access_image(membership, request.POST["image"])
     step_value = request.POST.get("step", "")
     before_value = request.POST.get("before", "")
     step = None
@@ -269,7 +272,10 @@ def collection_move(request: HtmxRequest, public_id: str) -> HttpResponse:
 def collection_cover(request: HttpRequest, public_id: str) -> HttpResponse:
     membership = require_membership(request, generate=True)
     collection = access_collection_to_edit(membership, public_id)
-    image = access_image(membership, request.POST.get("image", ""))
+    if not request.POST.get("image"):
+        messages.error(request, "Choose an image for the cover.")
+        return _back(request, collection.public_id)
+    image = access_image(membership, request.POST["image"])
     try:
         collection_services.collection_update(
             membership=membership,

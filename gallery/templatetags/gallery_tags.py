@@ -89,3 +89,9 @@ def qr_svg(url: str) -> SafeString:
         scale=4, border=2, dark="#000", light="#fff", svgclass="qr-code", lineclass=None
     )
     return mark_safe(svg)  # noqa: S308 (segno's own markup; the URL only sets the modules)
+
+
+@register.filter
+def get_item(mapping: dict[object, object], key: object) -> object:
+    """``mapping[key]``, or an empty list when it has none (for grouped rows)."""
+    return mapping.get(key, [])

@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.http import Http404
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -20,6 +21,8 @@ from gallery.collection import services as collection_services
 from gallery.collection.models import Collection, CollectionItem
 from gallery.collection.selectors import PositionCursor, collection_page
 from gallery.generation.models import GalleryImage, Generation
+from gallery.sharing.access import link_image
+from gallery.sharing.models import ShareLink
 from gallery.team.models import Membership, Team
 from gallery.team.services import membership_add, team_create
 from tests.factories import make_item
@@ -252,6 +255,15 @@ def test_another_teams_collection_is_a_404_on_every_route(
     )
     assert response.status_code == 404
     checked.add("collection-add")
+    # The share dialog, for a collection.
+    assert member_client.get("/links/new/", {"collection": foreign.public_id}).status_code == 404
+    assert (
+        member_client.post(
+            "/links/new/",
+            {"create": "1", "collection": foreign.public_id, "expires_in_days": "7"},
+        ).status_code
+        == 404
+    )
     # The routes without a collection id in them: the list and "new" show only the team's own.
     assert "Theirs" not in member_client.get("/collections/").text
     checked |= {"collections", "collection-new"}
@@ -378,3 +390,89 @@ def test_collections_are_in_the_admin(
     assert listing.status_code == 200 and "Admin me" in listing.text
     change = client.get(f"/admin/gallery/collection/{collection.pk}/change/")
     assert change.status_code == 200 and "Collection items" in change.text
+
+
+# -- sharing a collection (step 2) ---------------------------------------------------------------
+
+
+def share_collection(client: Client, collection: Collection, mode: str, **extra: str) -> str:
+    """Share through the dialog as a person would; returns the link's token."""
+    dialog = client.get("/links/new/", {"collection": collection.public_id}, **HTMX).text
+    assert f"Share the collection “{collection.name}”" in dialog
+    assert 'value="follow"' in dialog and 'value="freeze"' in dialog
+    response = client.post(
+        "/links/new/",
+        {
+            "create": "1",
+            "collection": collection.public_id,
+            "collection_mode": mode,
+            "expires_in_days": "7",
+            "allow_download": "on",
+            **extra,
+        },
+        **HTMX,
+    )
+    assert response.status_code == 200, response.text
+    match = re.search(r'id="share-url" value="[^"]*/s/([^/"]+)/"', response.text)
+    assert match, response.text
+    return match.group(1)
+
+
+def shown(token: str) -> list[str]:
+    html = Client().get(f"/s/{token}/").text
+    return list(dict.fromkeys(re.findall(r"/s/[^/]+/i/([0-9a-f-]{36})/preview/", html)))
+
+
+def test_a_link_that_follows_a_collection_shows_what_it_holds_at_each_visit(
+    member_client: Client, team: Team, member: User, membership: Membership
+) -> None:
+    a, b, c = (g.image for g in items(team, member, 3))
+    collection = collection_services.collection_create(membership=membership, name="Live set")
+    collection_services.collection_add(membership=membership, collection=collection, images=[a, b])
+    token = share_collection(member_client, collection, "follow")
+    link = ShareLink.objects.get()
+    assert link.follows_collection and link.collection == collection and not link.items.exists()
+    assert shown(token) == [str(a.public_id), str(b.public_id)]
+    collection_services.collection_add(membership=membership, collection=collection, images=[c])
+    collection_services.collection_move(
+        membership=membership, collection=collection, image=c, step=-2
+    )
+    assert shown(token) == [str(c.public_id), str(a.public_id), str(b.public_id)]
+    assert link_image(link, c.public_id) == c  # its media too
+    collection_services.collection_remove(membership=membership, collection=collection, images=[a])
+    assert shown(token) == [str(c.public_id), str(b.public_id)]
+    with pytest.raises(Http404):
+        link_image(link, a.public_id)
+    link_page = member_client.get(f"/links/{link.public_id}/").text
+    assert "follows the collection" in link_page and "Live set" in link_page
+
+
+def test_a_frozen_collection_link_keeps_the_images_it_was_made_with(
+    member_client: Client, team: Team, member: User, membership: Membership
+) -> None:
+    a, b, c = (g.image for g in items(team, member, 3))
+    collection = collection_services.collection_create(membership=membership, name="Frozen")
+    collection_services.collection_add(membership=membership, collection=collection, images=[b, a])
+    token = share_collection(member_client, collection, "freeze")
+    link = ShareLink.objects.get()
+    assert not link.follows_collection and link.collection == collection
+    collection_services.collection_add(membership=membership, collection=collection, images=[c])
+    collection_services.collection_remove(membership=membership, collection=collection, images=[a])
+    assert shown(token) == [str(b.public_id), str(a.public_id)]
+    with pytest.raises(Http404):
+        link_image(ShareLink.objects.get(), c.public_id)
+
+
+def test_a_followed_collection_withholds_unapproved_images_when_the_team_requires_approval(
+    member_client: Client, team: Team, member: User, membership: Membership
+) -> None:
+    a = make_item(team, member).image
+    collection = collection_services.collection_create(membership=membership, name="Policy")
+    collection_services.collection_add(membership=membership, collection=collection, images=[a])
+    token = share_collection(member_client, collection, "follow")
+    Team.objects.filter(pk=team.pk).update(share_requires_approval=True)
+    pending = make_item(team, member, review_state="pending").image
+    collection_services.collection_add(
+        membership=membership, collection=collection, images=[pending]
+    )
+    assert shown(token) == [str(a.public_id)]
