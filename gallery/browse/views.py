@@ -38,7 +38,7 @@ from gallery.sharing.selectors import image_feedback
 from gallery.team.access import require_membership
 from gallery.team.models import Membership
 from gallery.team.selectors import team_members
-from gallery.templatetags.gallery_tags import money, param
+from gallery.templatetags.gallery_tags import money, param, tiles_prefetch
 
 
 def home(request: HtmxRequest) -> HttpResponse:
@@ -63,6 +63,7 @@ def grid(request: HtmxRequest) -> HttpResponse:
         form = filter_form(request, membership)
         filters = form.filters()
         page = gallery_page(membership, filters=filters, cursor=cursor)
+        tiles_prefetch(request, page.items, membership.can_generate)
         return render(
             request,
             "browse/grid.html#page",
@@ -71,6 +72,7 @@ def grid(request: HtmxRequest) -> HttpResponse:
     form = filter_form(request, membership)
     filters = form.filters()
     page = gallery_page(membership, filters=filters, cursor=cursor)
+    tiles_prefetch(request, page.items, membership.can_generate)
     return render(
         request,
         "browse/grid.html",
@@ -115,7 +117,12 @@ def live(request: HttpRequest) -> HttpResponse:
     items = gallery_changes(
         membership, filters=form.filters(), since=_since(request.GET.get("since", ""))
     )
-    response = render(request, "browse/grid.html#live", {"items": items, "since": _stamp(now)})
+    tiles_prefetch(request, items, membership.can_generate)
+    response = render(
+        request,
+        "browse/grid.html#live",
+        {"items": items, "since": _stamp(now), "membership": membership},
+    )
     response["Cache-Control"] = "private, no-cache"
     return response
 

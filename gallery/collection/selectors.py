@@ -16,6 +16,7 @@ from gallery.browse.selectors import (
     GalleryPage,
     gallery_filter,
     gallery_tiles,
+    tiles_unpacked,
 )
 from gallery.collection.access import collections_for
 from gallery.collection.models import Collection, CollectionItem
@@ -97,14 +98,16 @@ def collection_page(
     size: int = PAGE_SIZE,
 ) -> GalleryPage:
     """One page of a collection's grid in the collection's order, read as the gallery reads
-    its tiles: two queries whatever the page's depth (the rows, their thumbnails)."""
+    its tiles: one query whatever the page's depth (renditions packed into the rows)."""
     queryset = _in_collection(membership, collection, filters or GalleryFilters())
     if cursor is not None:
         queryset = queryset.filter(
             Q(position__gt=cursor.position) | Q(position=cursor.position, item_pk__gt=cursor.item)
         )
-    rows = list(
-        gallery_tiles(queryset, membership.user_id).order_by("position", "item_pk")[: size + 1]  # type: ignore[misc]
+    rows = tiles_unpacked(
+        list(
+            gallery_tiles(queryset, membership.user_id).order_by("position", "item_pk")[: size + 1]  # type: ignore[misc]
+        )
     )
     items: list[Generation] = rows[:size]
     next_cursor = None
