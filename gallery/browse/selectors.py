@@ -376,3 +376,56 @@ def gallery_neighbours(membership: Membership, generation: Generation) -> Neighb
         .first()
     )
     return Neighbours(newer=str(newer) if newer else None, older=str(older) if older else None)
+
+
+# -- lineage -------------------------------------------------------------------------------------
+
+LINEAGE_MAX = 12
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """Where an item came from and where it went, each as the member may see it."""
+
+    made_from: list[Generation]  # gallery items this one's references were made from
+    source: list[Generation]  # the items of the request this one remixes or re-runs
+    remixes: list[Generation]  # items of requests that remix or re-run this one's
+    used_by: list[Generation]  # items whose request used this image as a reference
+
+    @property
+    def any(self) -> bool:
+        return bool(self.made_from or self.source or self.remixes or self.used_by)
+
+
+def item_lineage(membership: Membership, generation: Generation) -> Lineage:
+    """The item's lineage in four small queries, each under the team's visibility policy
+    (``generations_for``) and with an image to show; at most LINEAGE_MAX of each."""
+    shown = (
+        generations_for(membership)
+        .filter(image__isnull=False)
+        .select_related("request", "image")
+        .only("public_id", "index", "created_at", "request__prompt", "image__public_id")
+    )
+    request = generation.request
+    made_from = list(
+        shown.filter(image__references_made__requests=request)
+        .exclude(pk=generation.pk)
+        .distinct()
+        .order_by("-created_at", "-id")[:LINEAGE_MAX]
+    )
+    source: list[Generation] = []
+    if request.remix_of_id is not None:
+        source = list(shown.filter(request_id=request.remix_of_id).order_by("index")[:LINEAGE_MAX])
+    remixes = list(
+        shown.filter(request__remix_of=request).order_by("-created_at", "-id")[:LINEAGE_MAX]
+    )
+    used_by: list[Generation] = []
+    image = getattr(generation, "image", None)  # None in flight (the relation raises)
+    if image is not None:
+        used_by = list(
+            shown.filter(request__references__source_image=image)
+            .exclude(request=request)
+            .distinct()
+            .order_by("-created_at", "-id")[:LINEAGE_MAX]
+        )
+    return Lineage(made_from=made_from, source=source, remixes=remixes, used_by=used_by)

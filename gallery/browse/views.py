@@ -26,6 +26,7 @@ from gallery.browse.selectors import (
     gallery_neighbours,
     gallery_page,
     gallery_tile,
+    item_lineage,
     item_version,
     live_version,
 )
@@ -201,6 +202,7 @@ def _detail(request: HttpRequest, public_id: str) -> HttpResponse:
             "siblings": siblings,
             "is_favourite": _is_favourite(membership.user_id, generation),
             "in_collections": image_collections(membership, image) if image else [],
+            "lineage": item_lineage(membership, generation),
             **_feedback(membership, image),
             "can_delete": browse_services.deletable(membership, generation),
             "seconds": _seconds(generation),
