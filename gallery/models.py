@@ -8,6 +8,7 @@ the ``gallery`` app label, so table names and the migration history are unchange
 from gallery.accounts.models import User
 from gallery.browse.models import Favourite
 from gallery.budget.models import BudgetChange, MemberQuota, Reservation, TeamBudget
+from gallery.collection.models import Collection, CollectionItem
 from gallery.generation.models import (
     GalleryImage,
     Generation,
@@ -20,11 +21,19 @@ from gallery.generation.models import (
 )
 from gallery.media.models import Thumbnail
 from gallery.review.models import ReviewDecision
-from gallery.sharing.models import ShareLink, ShareLinkItem
+from gallery.sharing.models import (
+    ProofingComment,
+    ProofingPick,
+    ProofingVisitor,
+    ShareLink,
+    ShareLinkItem,
+)
 from gallery.team.models import Invitation, Membership, Team
 
 __all__ = [
     "BudgetChange",
+    "Collection",
+    "CollectionItem",
     "Favourite",
     "GalleryImage",
     "Generation",
@@ -32,6 +41,9 @@ __all__ = [
     "Invitation",
     "MemberQuota",
     "Membership",
+    "ProofingComment",
+    "ProofingPick",
+    "ProofingVisitor",
     "Reconciliation",
     "Reference",
     "RequestReference",

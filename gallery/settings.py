@@ -379,35 +379,37 @@ if OXEN_SIMULATOR and not OXEN_API_KEY:
 # Spend (gallery.budget, issue 11). Generate requests (form, Retry, Re-run) one member may make
 # per minute, whatever the budget (0: no limit); past it they are answered 429.
 GENERATE_BURST_PER_MINUTE = env_int("GENERATE_BURST_PER_MINUTE", 20, minimum=0)
-# Budget alerts go out by email: printed to the console unless EMAIL_HOST names an SMTP server.
-_email_host = env_str("EMAIL_HOST")
-MAILERS: dict[str, dict[str, object]] = {
-    "default": (
-        {
-            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
-            "OPTIONS": {
-                "host": _email_host,
-                "port": env_int("EMAIL_PORT", 587, minimum=1),
-                "username": env_str("EMAIL_HOST_USER"),
-                "password": env_str("EMAIL_HOST_PASSWORD"),
-                "use_tls": env_bool("EMAIL_USE_TLS", True),
-                "timeout": 10,
-            },
-        }
-        if _email_host
-        else {"BACKEND": "django.core.mail.backends.console.EmailBackend"}
-    )
-}
-DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "seedream-gallery@localhost")
-if not _email_host:
-    # By design, not an oversight: without an SMTP server the alerts are printed to the log.
-    SILENCED_SYSTEM_CHECKS = [*globals().get("SILENCED_SYSTEM_CHECKS", ()), "mail.E001"]
 CELERY_BEAT_SCHEDULE["budget-costs-backfill"] = {
     # Billed costs Oxen did not report at ingest, asked again; reservations trued up.
     "task": "gallery.tasks.budget_costs_backfill",
     "schedule": 60.0,
     "options": {"expires": 50},
 }
+# Email (budget alerts, issue 11; proofing digests, issue 16), in Django 6.1's MAILERS. Without
+# EMAIL_HOST, mail is written to the log (gallery.mail), so a local run shows it instead of
+# dropping it.
+_email_host = env_str("EMAIL_HOST", "")
+MAILERS = {
+    "default": (
+        {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {
+                "host": _email_host,
+                "port": env_int("EMAIL_PORT", 587, minimum=1),
+                "username": env_str("EMAIL_HOST_USER", ""),
+                "password": env_str("EMAIL_HOST_PASSWORD", ""),  # or EMAIL_HOST_PASSWORD_FILE
+                "use_tls": env_bool("EMAIL_USE_TLS", True),
+                "timeout": 20,
+            },
+        }
+        if _email_host
+        else {"BACKEND": "gallery.mail.LogEmailBackend"}
+    )
+}
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Seedream Gallery <gallery@localhost>")
+# A link's author gets one digest per burst of proofing activity: the first pick or comment
+# opens a window of this many seconds, and everything in it goes out in one email.
+PROOFING_DIGEST_DELAY = env_int("PROOFING_DIGEST_DELAY", 300, minimum=10)
 
 LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"))
 # Every line goes through gallery.logging's filter: no Oxen key and no secret link's token

@@ -151,3 +151,11 @@ def budget_costs_backfill() -> None:
     found = track.costs_backfill()
     if found:
         logger.info("back-filled the billed cost of %d generations", found)
+
+
+@idempotent_task
+def proofing_digest(link_id: int) -> None:
+    """One digest email of a burst of proofing activity on a shared link (issue 16)."""
+    from gallery.sharing import proofing
+
+    proofing.proofing_digest_send(link_id=link_id)

@@ -12,6 +12,7 @@ urlpatterns = [
     path("", include("gallery.accounts.urls")),
     path("", include("gallery.browse.urls")),
     path("", include("gallery.budget.urls")),
+    path("", include("gallery.collection.urls")),
     path("", include("gallery.generation.urls")),
     path("", include("gallery.media.urls")),
     path("", include("gallery.review.urls")),

@@ -158,6 +158,7 @@ def test_services_queue_tasks_and_tasks_import_services_only_inside_their_bodies
         "gallery.generation.retry",
         "gallery.generation.ledger",
         "gallery.generation.listener",
+        "gallery.sharing.proofing",
     }
 
 

@@ -88,3 +88,25 @@ def gallery_items(membership: Membership, public_ids: list[str]) -> list[Generat
     if len(found) != len(wanted):
         raise Http404("No such item.")
     return [found[value] for value in wanted]
+
+
+def chosen_images(
+    membership: Membership, image_ids: list[str], item_ids: list[str]
+) -> tuple[list[GalleryImage], int]:
+    """The images a form names, in the order chosen, each access-checked (404 if any is not
+    the member's to see): ``image_ids`` (images, from the detail page, compare and review) and
+    ``item_ids`` (gallery items, from the selection bar). Also returns how many of the items
+    have no image yet (in flight or failed), which callers refuse in their own words."""
+    images = [access_image(membership, value) for value in dict.fromkeys(image_ids)]
+    missing = 0
+    if item_ids:
+        items = gallery_items(membership, item_ids)
+        by_item = {
+            image.generation_id: image
+            for image in images_for(membership)
+            .filter(generation__in=items)
+            .select_related("generation__request__author", "team")
+        }
+        missing = len(items) - len(by_item)
+        images += [by_item[item.pk] for item in items if item.pk in by_item]
+    return list({image.pk: image for image in images}.values()), missing

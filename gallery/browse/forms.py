@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 
 from django import forms
@@ -47,9 +48,20 @@ class FilterForm(forms.Form):
     date_from = _date_field("From")
     date_to = _date_field("To")
     favourites = forms.BooleanField(required=False, label="Favourites")
+    collection = forms.ChoiceField(required=False, label="In collection")
 
-    def __init__(self, data: QueryDict, *, members: list[Membership], sizes: list[str]) -> None:
+    def __init__(
+        self,
+        data: QueryDict,
+        *,
+        members: list[Membership],
+        sizes: list[str],
+        collections: Sequence[tuple[str, str]] = (),
+    ) -> None:
         super().__init__(data)
+        collection = self.fields["collection"]
+        assert isinstance(collection, forms.ChoiceField)
+        collection.choices = [("", "Any collection"), *collections]
         author = self.fields["author"]
         assert isinstance(author, forms.ChoiceField)
         author.choices = [("", "Anyone")] + [
@@ -71,4 +83,5 @@ class FilterForm(forms.Form):
             date_to=data.get("date_to"),
             favourites=bool(data.get("favourites")),
             q=data.get("q") or "",
+            collection=data.get("collection") or "",
         )

@@ -35,6 +35,7 @@ from django.utils import timezone
 from gallery.access import first_or_404, parse_public_id
 from gallery.browse.access import generations_for
 from gallery.browse.models import Favourite
+from gallery.collection.models import CollectionItem
 from gallery.generation.models import GalleryImage, Generation, GenerationRequest
 from gallery.media.models import Thumbnail
 from gallery.team.models import Membership
@@ -104,6 +105,7 @@ class GalleryFilters:
     date_to: date | None = None
     favourites: bool = False
     q: str = ""
+    collection: str = ""  # a collection's public id (the form offers the team's own)
 
     @property
     def active(self) -> bool:
@@ -117,6 +119,7 @@ class GalleryFilters:
                 self.date_to,
                 self.favourites,
                 self.q,
+                self.collection,
             )
         )
 
@@ -219,6 +222,14 @@ def gallery_filter(
         queryset = queryset.filter(created_at__lt=_day_start(filters.date_to + timedelta(days=1)))
     if filters.favourites:
         queryset = queryset.filter(image__favourites__user_id=user_id)
+    if filters.collection:
+        queryset = queryset.filter(
+            Exists(
+                CollectionItem.objects.filter(
+                    image_id=OuterRef("image__id"), collection__public_id=filters.collection
+                )
+            )
+        )
     return prompt_search(queryset, filters.q, team_id=team_id)
 
 
@@ -244,7 +255,9 @@ def gallery_page(
             Q(created_at__lt=cursor.created_at) | Q(created_at=cursor.created_at, id__lt=cursor.pk)
         )
     with search_plan(filters or GalleryFilters()):
-        rows = _unpacked(list(_tiles(queryset, user_id).order_by("-created_at", "-id")[: size + 1]))
+        rows = tiles_unpacked(
+            list(gallery_tiles(queryset, user_id).order_by("-created_at", "-id")[: size + 1])
+        )
     more = len(rows) > size
     items: list[Generation] = list(rows[:size])
     next_cursor = Cursor(items[-1].created_at, items[-1].pk).encode() if more and items else None
@@ -291,10 +304,10 @@ def _packed_renditions() -> Subquery:
     )
 
 
-def _tiles(queryset: QuerySet[Generation], user_id: int) -> QuerySet[Generation]:
+def gallery_tiles(queryset: QuerySet[Generation], user_id: int) -> QuerySet[Generation]:
     """Rows as a tile shows them: request, author and image joined, only the columns a tile
     reads, the viewer's favourite flag and the image's renditions (packed in a subquery;
-    ``_unpacked`` puts them where ``image.thumbnails.all()`` finds them)."""
+    ``tiles_unpacked`` puts them where ``image.thumbnails.all()`` finds them)."""
     return (
         queryset.select_related("request__author", "image")
         .only(*TILE_FIELDS)
@@ -307,7 +320,7 @@ def _tiles(queryset: QuerySet[Generation], user_id: int) -> QuerySet[Generation]
     )
 
 
-def _unpacked(rows: list[Generation]) -> list[Generation]:
+def tiles_unpacked(rows: list[Generation]) -> list[Generation]:
     """Each row's image gets its renditions as a prefetch would leave them (Django's own
     prefetch cache: a queryset whose results are already there), so ``thumbnails.all()`` on
     a tile's image costs no query."""
@@ -330,13 +343,13 @@ def _unpacked(rows: list[Generation]) -> list[Generation]:
 def gallery_tile(membership: Membership, public_id: object) -> Generation:
     """One tile, read the way ``gallery_page`` reads it (after Retry or Cancel)."""
     tile = first_or_404(
-        _tiles(
+        gallery_tiles(
             generations_for(membership).filter(public_id=parse_public_id(public_id)),
             membership.user_id,
         ),
         "item",
     )
-    return _unpacked([tile])[0]
+    return tiles_unpacked([tile])[0]
 
 
 # -- live updates --------------------------------------------------------------------------------
@@ -371,8 +384,8 @@ def gallery_changes(
     queryset = gallery_filter(
         generations_for(membership), filters, membership.user_id, team_id=membership.team_id
     ).filter(updated_at__gte=since - LIVE_OVERLAP)
-    rows = _unpacked(
-        list(_tiles(queryset, membership.user_id).order_by("-updated_at")[:LIVE_MAX_TILES])
+    rows = tiles_unpacked(
+        list(gallery_tiles(queryset, membership.user_id).order_by("-updated_at")[:LIVE_MAX_TILES])
     )
     return sorted(rows, key=lambda g: (g.created_at, g.pk))
 
@@ -420,3 +433,56 @@ def gallery_neighbours(membership: Membership, generation: Generation) -> Neighb
         .first()
     )
     return Neighbours(newer=str(newer) if newer else None, older=str(older) if older else None)
+
+
+# -- lineage -------------------------------------------------------------------------------------
+
+LINEAGE_MAX = 12
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """Where an item came from and where it went, each as the member may see it."""
+
+    made_from: list[Generation]  # gallery items this one's references were made from
+    source: list[Generation]  # the items of the request this one remixes or re-runs
+    remixes: list[Generation]  # items of requests that remix or re-run this one's
+    used_by: list[Generation]  # items whose request used this image as a reference
+
+    @property
+    def any(self) -> bool:
+        return bool(self.made_from or self.source or self.remixes or self.used_by)
+
+
+def item_lineage(membership: Membership, generation: Generation) -> Lineage:
+    """The item's lineage in four small queries, each under the team's visibility policy
+    (``generations_for``) and with an image to show; at most LINEAGE_MAX of each."""
+    shown = (
+        generations_for(membership)
+        .filter(image__isnull=False)
+        .select_related("request", "image")
+        .only("public_id", "index", "created_at", "request__prompt", "image__public_id")
+    )
+    request = generation.request
+    made_from = list(
+        shown.filter(image__references_made__requests=request)
+        .exclude(pk=generation.pk)
+        .distinct()
+        .order_by("-created_at", "-id")[:LINEAGE_MAX]
+    )
+    source: list[Generation] = []
+    if request.remix_of_id is not None:
+        source = list(shown.filter(request_id=request.remix_of_id).order_by("index")[:LINEAGE_MAX])
+    remixes = list(
+        shown.filter(request__remix_of=request).order_by("-created_at", "-id")[:LINEAGE_MAX]
+    )
+    used_by: list[Generation] = []
+    image = getattr(generation, "image", None)  # None in flight (the relation raises)
+    if image is not None:
+        used_by = list(
+            shown.filter(request__references__source_image=image)
+            .exclude(request=request)
+            .distinct()
+            .order_by("-created_at", "-id")[:LINEAGE_MAX]
+        )
+    return Lineage(made_from=made_from, source=source, remixes=remixes, used_by=used_by)

@@ -26,14 +26,18 @@ from gallery.browse.selectors import (
     gallery_neighbours,
     gallery_page,
     gallery_tile,
+    item_lineage,
     item_version,
     live_version,
 )
+from gallery.collection.selectors import collection_choices, image_collections
 from gallery.errors import ApplicationError
 from gallery.generation import request_export
 from gallery.generation.models import GalleryImage, Generation
 from gallery.http import HtmxRequest, redirect_to_next
+from gallery.sharing.selectors import image_feedback
 from gallery.team.access import require_membership
+from gallery.team.models import Membership
 from gallery.team.selectors import team_members
 from gallery.templatetags.gallery_tags import money, param, tiles_prefetch
 
@@ -57,16 +61,16 @@ def grid(request: HtmxRequest) -> HttpResponse:
     cursor = Cursor.decode(request.GET.get("cursor", ""))
     if request.htmx and cursor is not None:
         # Infinite scroll: only the next tiles and the next sentinel.
-        form = FilterForm(request.GET, members=team_members(membership), sizes=SIZES)
+        form = filter_form(request, membership)
         filters = form.filters()
         page = gallery_page(membership, filters=filters, cursor=cursor)
         tiles_prefetch(request, page.items, membership.can_generate)
         return render(
             request,
             "browse/grid.html#page",
-            {"page": page, "query": _query(request), "membership": membership},
+            {"page": page, "query": filter_query(request), "membership": membership},
         )
-    form = FilterForm(request.GET, members=team_members(membership), sizes=SIZES)
+    form = filter_form(request, membership)
     filters = form.filters()
     page = gallery_page(membership, filters=filters, cursor=cursor)
     tiles_prefetch(request, page.items, membership.can_generate)
@@ -78,7 +82,7 @@ def grid(request: HtmxRequest) -> HttpResponse:
             "form": form,
             "filters": filters,
             "deep": cursor is not None,
-            "query": _query(request),
+            "query": filter_query(request),
             "live_since": _stamp(timezone.now()),
         },
         status=400 if form.errors else 200,
@@ -110,7 +114,7 @@ def live(request: HttpRequest) -> HttpResponse:
     the tiles touched since then, which the page puts in place or adds at the top."""
     membership = require_membership(request)
     now = timezone.now()
-    form = FilterForm(request.GET, members=team_members(membership), sizes=SIZES)
+    form = filter_form(request, membership)
     items = gallery_changes(
         membership, filters=form.filters(), since=_since(request.GET.get("since", ""))
     )
@@ -139,7 +143,17 @@ def item_live(request: HttpRequest, public_id: str) -> HttpResponse:
     return response
 
 
-def _query(request: HttpRequest) -> str:
+def filter_form(request: HttpRequest, membership: Membership) -> FilterForm:
+    """The gallery's filters as this request sets them (the collection page uses them too)."""
+    return FilterForm(
+        request.GET,
+        members=team_members(membership),
+        sizes=SIZES,
+        collections=collection_choices(membership),
+    )
+
+
+def filter_query(request: HttpRequest) -> str:
     """The filters of this request as a query string, without the cursor."""
     pairs: list[tuple[str, str]] = [
         (key, str(value)) for key, value in request.GET.items() if key != "cursor" and value
@@ -168,6 +182,7 @@ def _detail(request: HttpRequest, public_id: str) -> HttpResponse:
     references = generation_request.ordered_references()
     exported = request_export.request_export(generation_request)
     # Under the same review policy as the grid: a hidden sibling is not even listed.
+    image = _image(generation)
     siblings = list(
         generations_for(membership)
         .filter(request=generation_request)
@@ -186,12 +201,15 @@ def _detail(request: HttpRequest, public_id: str) -> HttpResponse:
             "neighbours": gallery_neighbours(membership, generation),
             "siblings": siblings,
             "is_favourite": _is_favourite(membership.user_id, generation),
+            "in_collections": image_collections(membership, image) if image else [],
+            "lineage": item_lineage(membership, generation),
+            **_feedback(membership, image),
             "can_delete": browse_services.deletable(membership, generation),
             "seconds": _seconds(generation),
             "live_etag": item_version(
                 generation.status,
                 generation.updated_at,
-                image.review_state if (image := _image(generation)) else None,
+                image.review_state if image else None,
             ),
         },
     )
@@ -202,6 +220,14 @@ def _image(generation: Generation) -> GalleryImage | None:
         return generation.image
     except GalleryImage.DoesNotExist:
         return None
+
+
+def _feedback(membership: Membership, image: GalleryImage | None) -> dict[str, object]:
+    """Visitors' picks and comments on the image, through the team's proofing links."""
+    if image is None:
+        return {}
+    picks, comments = image_feedback(membership, image)
+    return {"proof_picks": picks, "proof_comments": comments}
 
 
 def _is_favourite(user_id: int, generation: Generation) -> bool:
@@ -279,6 +305,8 @@ def bulk_action(request: HttpRequest) -> HttpResponseBase:
         return redirect(reverse("gallery-compare") + "?" + urlencode([("ids", i) for i in ids]))
     if action == "share":  # without JavaScript; with it, the button opens the share dialog
         return redirect(reverse("share-link-new") + "?" + urlencode([("ids", i) for i in ids]))
+    if action == "collect":  # the same for "Add to collection"
+        return redirect(reverse("collection-add") + "?" + urlencode([("ids", i) for i in ids]))
     if len(ids) > browse_services.MAX_ITEMS:
         messages.error(request, f"Select at most {browse_services.MAX_ITEMS} items at a time.")
         return redirect("home")
@@ -301,5 +329,5 @@ def bulk_action(request: HttpRequest) -> HttpResponseBase:
     except ApplicationError as exc:
         messages.error(request, str(exc))
         return redirect("home")
-    messages.error(request, "Choose download, compare, share or delete.")
+    messages.error(request, "Choose download, compare, share, add to collection or delete.")
     return redirect("home")

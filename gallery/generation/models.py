@@ -40,6 +40,14 @@ class Reference(models.Model):
     bytes = models.PositiveIntegerField()
     original_name = models.CharField(max_length=200, blank=True)
     hosted_url = models.URLField(max_length=500, blank=True)  # oxen-repo hosting only
+    # The gallery image this reference was made from ("Use as reference"), for lineage.
+    source_image = models.ForeignKey(
+        "GalleryImage",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="references_made",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

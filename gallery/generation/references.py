@@ -38,12 +38,19 @@ def reference_from_image(*, membership: Membership, image: GalleryImage) -> Refe
     """The team's reference for an (access-checked) gallery image's original; verified and
     re-encoded like any upload, and de-duplicated by content."""
     with image.file.open("rb") as handle:
-        return reference_upload(
+        reference = reference_upload(
             team=membership.team,
             user=membership.user,
             upload=cast(BinaryIO, handle),
             name=f"seedream-{image.public_id}.{image.extension}",
         )
+    # Remember where it came from (the first image it was made from, for lineage).
+    if reference.source_image_id is None:
+        Reference.objects.filter(pk=reference.pk, source_image__isnull=True).update(
+            source_image=image
+        )
+        reference.source_image = image
+    return reference
 
 
 def reference_upload(*, team: Team, user: User, upload: BinaryIO, name: str = "") -> Reference:

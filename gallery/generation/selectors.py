@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
+from django.db.models import Count
+
 from gallery.generation.models import Generation, Reference
 from gallery.team.models import Membership
 
@@ -27,13 +29,17 @@ def reference_library(membership: Membership, *, query: str = "", page: int = 1)
     """One page of the team's reference library, newest first, searched by file name."""
     # A NUL byte cannot be in a file name, and PostgreSQL refuses one in a query: drop it.
     query = query.replace("\x00", "").strip()[:100]
-    references = Reference.objects.filter(team_id=membership.team_id).only(
-        "public_id", "original_name", "sha256", "width", "height", "created_at"
+    references = (
+        Reference.objects.filter(team_id=membership.team_id)
+        .only("public_id", "original_name", "sha256", "width", "height", "created_at")
+        .annotate(use_count=Count("requests"))
     )
     if query:
         references = references.filter(original_name__icontains=query)
     start = (page - 1) * LIBRARY_PAGE
-    rows = list(references.order_by("-created_at", "-id")[start : start + LIBRARY_PAGE + 1])
+    rows: list[Reference] = list(
+        references.order_by("-created_at", "-id")[start : start + LIBRARY_PAGE + 1]
+    )
     return LibraryPage(
         references=rows[:LIBRARY_PAGE], query=query, page=page, has_next=len(rows) > LIBRARY_PAGE
     )

@@ -9,7 +9,7 @@ from django.http import Http404, HttpRequest
 from gallery.access import first_or_404, parse_public_id
 from gallery.generation.models import GalleryImage
 from gallery.sharing.models import ShareLink
-from gallery.sharing.selectors import links_for
+from gallery.sharing.selectors import link_images_q, links_for
 from gallery.team.models import Membership
 from gallery.tokens import row_for_token
 
@@ -64,15 +64,8 @@ def link_resolve(token: str) -> ShareLink:
 
 def link_image(link: ShareLink, public_id: object) -> GalleryImage:
     """One image of the link, under the same rules as ``link_images``; 404 otherwise."""
-    images = GalleryImage.objects.filter(
-        share_link_items__link=link, public_id=parse_public_id(public_id)
-    )
-    if link.team.share_requires_approval:
-        images = images.filter(review_state=GalleryImage.ReviewState.APPROVED)
-    return first_or_404(
-        images.prefetch_related("thumbnails"),
-        "image in this link",
-    )
+    images = link_images_q(link).filter(public_id=parse_public_id(public_id))
+    return first_or_404(images.prefetch_related("thumbnails"), "image in this link")
 
 
 def is_unlocked(request: HttpRequest, link: ShareLink) -> bool:

@@ -81,6 +81,15 @@ class _LinkFields(forms.Form):
     show_metadata = forms.BooleanField(
         required=False, initial=False, label="Show the prompt and parameters"
     )
+    proofing = forms.BooleanField(
+        required=False,
+        initial=False,
+        label="Proofing: visitors can pick favourites and comment",
+        help_text=(
+            "Each visitor gives a name once; their picks and comments show on the images here "
+            "and on this link, and you get an email digest of new activity."
+        ),
+    )
     note = forms.CharField(
         required=False,
         max_length=sharing_services.NOTE_MAX_CHARS,
@@ -88,13 +97,37 @@ class _LinkFields(forms.Form):
     )
 
 
+FOLLOW, FREEZE = "follow", "freeze"
+
+
 class ShareLinkForm(_LinkFields):
-    """A new link: how long it works (the team's default preselected), password, toggles, note."""
+    """A new link: how long it works (the team's default preselected), password, toggles, note;
+    from a collection, whether the link follows it or keeps the images it holds now."""
 
-    field_order = ["expires_in_days", "password", "allow_download", "show_metadata", "note"]
+    field_order = [
+        "collection_mode",
+        "expires_in_days",
+        "password",
+        "allow_download",
+        "show_metadata",
+        "proofing",
+        "note",
+    ]
 
-    def __init__(self, *args: Any, team: Team, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, team: Team, from_collection: bool = False, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
+        if from_collection:
+            self.fields["collection_mode"] = forms.ChoiceField(
+                choices=[
+                    (FOLLOW, "Follow the collection: images added to it later appear too"),
+                    (FREEZE, "Only the images in it now"),
+                ],
+                initial=FOLLOW,
+                widget=forms.RadioSelect,
+                label="What the link shows",
+            )
         default, maximum = sharing_selectors.expiry_limits(team)
         self.fields["expires_in_days"] = _ExpiryField(
             choices=expiry_choices(team),
@@ -112,6 +145,12 @@ class ShareLinkForm(_LinkFields):
     def clean_expires_in_days(self) -> int | None:
         return _clean_days(self.cleaned_data.get("expires_in_days") or NEVER)
 
+    def link_options(self) -> dict[str, Any]:
+        """The cleaned form as ``share_link_create`` keyword arguments (the collection aside)."""
+        options = dict(self.cleaned_data)
+        options["follows_collection"] = options.pop("collection_mode", None) == FOLLOW
+        return options
+
 
 class ShareLinkEditForm(_LinkFields):
     """Changing a link: expiry (kept unless chosen again), password (kept unless a new one is
@@ -123,6 +162,7 @@ class ShareLinkEditForm(_LinkFields):
         "remove_password",
         "allow_download",
         "show_metadata",
+        "proofing",
         "note",
     ]
 
@@ -168,6 +208,7 @@ class ShareLinkEditForm(_LinkFields):
         changes: dict[str, Any] = {
             "allow_download": data["allow_download"],
             "show_metadata": data["show_metadata"],
+            "proofing": data["proofing"],
             "note": data["note"],
         }
         if data["expires_in_days"] != KEEP:

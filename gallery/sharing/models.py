@@ -9,6 +9,7 @@ from django.db import models
 from django.utils import timezone
 
 from gallery.accounts.models import User
+from gallery.collection.models import Collection
 from gallery.generation.models import GalleryImage
 from gallery.team.models import Team
 
@@ -41,6 +42,16 @@ class ShareLink(models.Model):
     last_accessed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     images = models.ManyToManyField(GalleryImage, through="ShareLinkItem", related_name="+")
+    # A link made from a collection: it either follows it (shows what the collection holds at
+    # each visit, items added later included) or froze its images into ShareLinkItems.
+    collection = models.ForeignKey(
+        Collection, null=True, blank=True, on_delete=models.SET_NULL, related_name="share_links"
+    )
+    follows_collection = models.BooleanField(default=False)
+    # Proofing: visitors give a name, then pick images and comment on them.
+    proofing = models.BooleanField(default=False)
+    # The last proofing activity the link's author was sent a digest of.
+    proofing_notified_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -91,3 +102,55 @@ class ShareLinkItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.link_id}#{self.position}"
+
+
+class ProofingVisitor(models.Model):
+    """Someone proofing through a link: the name they gave, known to their browser by a signed
+    cookie holding ``key`` (no account)."""
+
+    link = models.ForeignKey(ShareLink, on_delete=models.CASCADE, related_name="visitors")
+    key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(max_length=60)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ProofingPick(models.Model):
+    """A visitor's heart on an image of the link."""
+
+    link = models.ForeignKey(ShareLink, on_delete=models.CASCADE, related_name="picks")
+    visitor = models.ForeignKey(ProofingVisitor, on_delete=models.CASCADE, related_name="picks")
+    image = models.ForeignKey(GalleryImage, on_delete=models.CASCADE, related_name="proof_picks")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["visitor", "image"], name="proof_pick_unique_image"),
+        ]
+        indexes = [models.Index(fields=["link", "created_at"], name="proof_pick_link_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.visitor_id} picks {self.image_id}"
+
+
+class ProofingComment(models.Model):
+    """A visitor's comment on an image of the link: plain text, escaped wherever shown."""
+
+    link = models.ForeignKey(ShareLink, on_delete=models.CASCADE, related_name="comments")
+    visitor = models.ForeignKey(ProofingVisitor, on_delete=models.CASCADE, related_name="comments")
+    image = models.ForeignKey(GalleryImage, on_delete=models.CASCADE, related_name="proof_comments")
+    body = models.TextField(max_length=1000)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["link", "created_at"], name="proof_comment_link_idx")]
+
+    def __str__(self) -> str:
+        return self.body[:40]

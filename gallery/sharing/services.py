@@ -15,6 +15,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from gallery.accounts.models import User
+from gallery.collection.models import Collection
 from gallery.errors import ApplicationError
 from gallery.generation.models import GalleryImage
 from gallery.sharing.access import link_can_manage
@@ -47,7 +48,9 @@ class CreatedLink:
 
 
 TOKEN_PURPOSE = "share-link"  # noqa: S105 (an HMAC salt, not a secret)
-EDITABLE = frozenset({"expires_in_days", "password", "allow_download", "show_metadata", "note"})
+EDITABLE = frozenset(
+    {"expires_in_days", "password", "allow_download", "show_metadata", "note", "proofing"}
+)
 
 
 def share_link_address(link: ShareLink) -> str | None:
@@ -100,20 +103,29 @@ def share_link_create(
     allow_download: bool = True,
     show_metadata: bool = False,
     note: str = "",
+    proofing: bool = False,
+    collection: Collection | None = None,
+    follows_collection: bool = False,
 ) -> CreatedLink:
-    """Make a link to ``images`` (already access-checked for ``membership``)."""
+    """Make a link to ``images`` (already access-checked for ``membership``). From a
+    collection, ``images`` are its images now: the link keeps them (frozen), or with
+    ``follows_collection`` shows whatever the collection holds at each visit."""
     team = membership.team
     if not membership.can_generate:
         raise ShareError("Viewers cannot share images.")
+    if collection is not None and collection.team_id != team.pk:
+        raise ShareError("Only this team's collections can be shared.")
+    if follows_collection and collection is None:
+        raise ShareError("Only a link made from a collection can follow it.")
     unique: dict[int, GalleryImage] = {}
     for image in images:
         if image.team_id != team.pk:
             raise ShareError("Only this team's images can be shared.", field="images")
         unique.setdefault(image.pk, image)
     chosen = list(unique.values())
-    if not chosen:
+    if not chosen and not follows_collection:
         raise ShareError("Choose at least one image to share.", field="images")
-    if len(chosen) > MAX_ITEMS:
+    if len(chosen) > MAX_ITEMS and not follows_collection:
         raise ShareError(f"A link can hold at most {MAX_ITEMS} images.", field="images")
     blocked = unshareable_images(team, chosen)
     if blocked:
@@ -139,13 +151,17 @@ def share_link_create(
         password_hash=password_hash,
         allow_download=allow_download,
         show_metadata=show_metadata,
+        proofing=proofing,
+        collection=collection,
+        follows_collection=follows_collection,
     )
     link.full_clean()
     link.save()
-    ShareLinkItem.objects.bulk_create(
-        ShareLinkItem(link=link, image=image, position=position)
-        for position, image in enumerate(chosen, start=1)
-    )
+    if not follows_collection:
+        ShareLinkItem.objects.bulk_create(
+            ShareLinkItem(link=link, image=image, position=position)
+            for position, image in enumerate(chosen, start=1)
+        )
     return CreatedLink(link=link, token=token)
 
 
@@ -168,12 +184,19 @@ def share_link_update(*, link: ShareLink, actor: Membership, **changes: Any) -> 
         locked.password_hash = _password_hash(changes["password"])
     if "note" in changes:
         locked.note = _clean_note(changes["note"])
-    for flag in ("allow_download", "show_metadata"):
+    for flag in ("allow_download", "show_metadata", "proofing"):
         if flag in changes:
             setattr(locked, flag, bool(changes[flag]))
     locked.full_clean()
     locked.save(
-        update_fields=["expires_at", "password_hash", "note", "allow_download", "show_metadata"]
+        update_fields=[
+            "expires_at",
+            "password_hash",
+            "note",
+            "allow_download",
+            "show_metadata",
+            "proofing",
+        ]
     )
     return locked
 

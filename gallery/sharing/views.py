@@ -3,31 +3,37 @@ opens (its page, password form and media), which work without an account."""
 
 from __future__ import annotations
 
+import csv
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Prefetch
-from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, QueryDict
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from gallery.browse.access import access_image, gallery_items, images_for
+from gallery.browse import services as browse_services
+from gallery.browse.access import access_image, chosen_images, visible_images_q
+from gallery.collection.access import access_collection
+from gallery.collection.selectors import collection_images
 from gallery.errors import ApplicationError, form_add_error
 from gallery.generation.models import GalleryImage
-from gallery.http import HtmxRequest
+from gallery.http import HtmxRequest, client_ip
 from gallery.media import renditions
 from gallery.media import views as media_views
 from gallery.sharing import access as sharing_access
-from gallery.sharing import passwords
+from gallery.sharing import passwords, proofing
 from gallery.sharing import selectors as sharing_selectors
 from gallery.sharing import services as sharing_services
 from gallery.sharing.forms import ShareLinkEditForm, ShareLinkForm
-from gallery.sharing.models import ShareLink, ShareLinkItem
+from gallery.sharing.models import ProofingVisitor, ShareLink, ShareLinkItem
 from gallery.sharing.services import ShareError
 from gallery.team.access import require_membership
 from gallery.team.models import Membership
@@ -49,24 +55,14 @@ def _chosen_images(membership: Membership, data: QueryDict) -> list[GalleryImage
     item_ids = data.getlist("ids")
     if len(image_ids) + len(item_ids) > sharing_services.MAX_ITEMS:
         raise ShareError(f"A link can hold at most {sharing_services.MAX_ITEMS} images.")
-    images = [access_image(membership, value) for value in dict.fromkeys(image_ids)]
-    if item_ids:
-        items = gallery_items(membership, item_ids)
-        by_item = {
-            image.generation_id: image
-            for image in images_for(membership)
-            .filter(generation__in=items)
-            .select_related("generation__request__author", "team")
-        }
-        missing = len(items) - len(by_item)
-        if missing:
-            verb = "has" if missing == 1 else "have"
-            raise ShareError(
-                f"Only finished images can be shared: {missing} of the selected items "
-                f"{verb} no image yet."
-            )
-        images += [by_item[item.pk] for item in items]
-    return list({image.pk: image for image in images}.values())
+    images, missing = chosen_images(membership, image_ids, item_ids)
+    if missing:
+        verb = "has" if missing == 1 else "have"
+        raise ShareError(
+            f"Only finished images can be shared: {missing} of the selected items "
+            f"{verb} no image yet."
+        )
+    return images
 
 
 def _render(
@@ -85,6 +81,7 @@ def _link_context(link: ShareLink, **extra: Any) -> dict[str, Any]:
         "state": link.state,
         "url": sharing_services.share_link_address(link),
         "images": sharing_selectors.link_images(link),
+        "feedback": sharing_selectors.link_feedback(link),
         **extra,
     }
 
@@ -101,17 +98,25 @@ def link_new(request: HtmxRequest) -> HttpResponse:
     membership = require_membership(request, generate=True)
     data = request.POST if request.method == "POST" else request.GET
     creating = request.method == "POST" and data.get("create") == "1"
+    collection = (
+        access_collection(membership, data["collection"]) if data.get("collection") else None
+    )
     try:
-        images = _chosen_images(membership, data)
+        if collection is not None:
+            images = list(collection_images(collection).filter(visible_images_q(membership)))
+        else:
+            images = _chosen_images(membership, data)
         form_error = ""
     except ShareError as exc:
         images, form_error, creating = [], exc.message, False
-    form = ShareLinkForm(data if creating else None, team=membership.team)
+    form = ShareLinkForm(
+        data if creating else None, team=membership.team, from_collection=collection is not None
+    )
     blocked = sharing_selectors.unshareable_images(membership.team, images)
     if creating and form.is_valid():
         try:
             created = sharing_services.share_link_create(
-                membership=membership, images=images, **form.cleaned_data
+                membership=membership, images=images, collection=collection, **form.link_options()
             )
         except ApplicationError as exc:
             form_add_error(form, exc)
@@ -132,6 +137,7 @@ def link_new(request: HtmxRequest) -> HttpResponse:
             "images": images,
             "blocked": blocked,
             "team": membership.team,
+            "collection": collection,
         },
         status=422 if creating else 200,
     )
@@ -145,6 +151,7 @@ def _edit_form(link: ShareLink, data: QueryDict | None = None) -> ShareLinkEditF
         initial={
             "allow_download": link.allow_download,
             "show_metadata": link.show_metadata,
+            "proofing": link.proofing,
             "note": link.note,
         },
     )
@@ -329,6 +336,8 @@ def shared(request: HttpRequest, token: str) -> HttpResponse:
         if images and not link.has_password
         else ""
     )
+    visitor = _visitor(request, link) if link.proofing else None
+    picked, comments = sharing_selectors.visitor_marks(visitor) if visitor else (set(), {})
     return _public(
         render(
             request,
@@ -339,6 +348,11 @@ def shared(request: HttpRequest, token: str) -> HttpResponse:
                 "images": images,
                 "share_url": sharing_services.share_url(token),
                 "og_image": og_image,
+                "visitor": visitor,
+                "picked": picked,
+                "comments": comments,
+                "comment_max": proofing.COMMENT_MAX_CHARS,
+                "name_max": proofing.NAME_MAX_CHARS,
             },
         )
     )
@@ -368,3 +382,171 @@ def shared_media(
         return response
     capped = None if link.allow_download else sharing_selectors.PREVIEW_WIDTH_WITHOUT_DOWNLOAD
     return media_views.media_response(image, variant, max_width=capped)
+
+
+# -- proofing: the visitors' actions (public) and what the team sees -----------------------------
+
+PROOFING_COOKIE = "proofing"
+
+
+def _proofing_salt(link: ShareLink) -> str:
+    return f"proofing:{link.public_id}"
+
+
+def _visitor(request: HttpRequest, link: ShareLink) -> ProofingVisitor | None:
+    """The visitor this browser is on ``link`` (a signed cookie scoped to the link's path)."""
+    key = request.get_signed_cookie(PROOFING_COOKIE, default=None, salt=_proofing_salt(link))
+    return sharing_selectors.proofing_visitor(link, key) if key else None
+
+
+def _refused(request: HttpRequest, token: str, message: str, status: int) -> HttpResponse:
+    return _public(
+        render(
+            request,
+            "sharing/proofing_refused.html",
+            {"token": token, "message": message},
+            status=status,
+        )
+    )
+
+
+def _proofing_action(
+    request: HttpRequest, token: str, action: Callable[[ShareLink], HttpResponse]
+) -> HttpResponse:
+    """Run a visitor's proofing action: only on a live link (410 otherwise) that is unlocked
+    and proofing (404 otherwise); refusals in words, rate limits as 429."""
+    try:
+        link = sharing_access.link_resolve(token)
+    except sharing_access.LinkGone:
+        return _gone(request)
+    if not link.proofing or not sharing_access.is_unlocked(request, link):
+        raise Http404("No proofing here.")
+    try:
+        return action(link)
+    except proofing.ProofingRateLimited as exc:
+        response = _refused(request, token, exc.message, 429)
+        response["Retry-After"] = str(exc.retry_after)
+        return response
+    except ApplicationError as exc:
+        return _refused(request, token, exc.message, 400)
+
+
+def _back_to(token: str, anchor: str = "") -> HttpResponse:
+    response = redirect(reverse("shared", args=[token]) + (f"#{anchor}" if anchor else ""))
+    response.status_code = 303
+    return response
+
+
+@require_POST
+def shared_proof_name(request: HttpRequest, token: str) -> HttpResponse:
+    """A visitor gives their name; their browser keeps who they are (a signed cookie)."""
+
+    def act(link: ShareLink) -> HttpResponse:
+        visitor = proofing.proofing_visitor_create(
+            link=link, name=request.POST.get("name", ""), client=client_ip(request)
+        )
+        response = _public(_back_to(token, "proofing"))
+        response.set_signed_cookie(
+            PROOFING_COOKIE,
+            str(visitor.key),
+            salt=_proofing_salt(link),
+            max_age=365 * 24 * 3600,
+            path=reverse("shared", args=[token]),
+            secure=request.is_secure(),
+            httponly=True,
+            samesite="Lax",
+        )
+        return response
+
+    return _proofing_action(request, token, act)
+
+
+def _visitor_or_refuse(request: HttpRequest, link: ShareLink) -> ProofingVisitor:
+    visitor = _visitor(request, link)
+    if visitor is None:
+        raise ShareError("Give your name at the top of the page first.")
+    return visitor
+
+
+@require_POST
+def shared_proof_pick(request: HttpRequest, token: str, public_id: str) -> HttpResponse:
+    def act(link: ShareLink) -> HttpResponse:
+        visitor = _visitor_or_refuse(request, link)
+        image = sharing_access.link_image(link, public_id)
+        proofing.proofing_pick_set(
+            link=link, visitor=visitor, image=image, on=request.POST.get("on") == "1"
+        )
+        return _public(_back_to(token, f"img-{image.public_id}"))
+
+    return _proofing_action(request, token, act)
+
+
+@require_POST
+def shared_proof_comment(request: HttpRequest, token: str, public_id: str) -> HttpResponse:
+    def act(link: ShareLink) -> HttpResponse:
+        visitor = _visitor_or_refuse(request, link)
+        image = sharing_access.link_image(link, public_id)
+        proofing.proofing_comment_add(
+            link=link, visitor=visitor, image=image, body=request.POST.get("body", "")
+        )
+        return _public(_back_to(token, f"img-{image.public_id}"))
+
+    return _proofing_action(request, token, act)
+
+
+@login_required
+@require_GET
+def link_picks_zip(request: HttpRequest, public_id: str) -> HttpResponseBase:
+    """The originals of the images visitors picked on the link, as one zip."""
+    membership = require_membership(request, generate=True)
+    link = sharing_access.access_link_to_manage(membership, public_id)
+    images = sharing_selectors.link_picked_images(link)
+    if not images:
+        messages.info(request, "No one has picked an image on this link yet.")
+        return redirect("share-link", public_id=link.public_id)
+    archive = browse_services.originals_zip([image.generation for image in images])
+    return FileResponse(
+        archive,
+        as_attachment=True,
+        filename=f"seedream-picks-{len(images)}-images.zip",
+        content_type="application/zip",
+    )
+
+
+def _csv_cell(value: str) -> str:
+    """A cell a spreadsheet shows as text: a leading = + - @ (or tab/CR) would start a formula."""
+    return f"'{value}" if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+@login_required
+@require_GET
+def link_feedback_csv(request: HttpRequest, public_id: str) -> HttpResponse:
+    """Every pick and comment on the link, one row each, as CSV."""
+    membership = require_membership(request, generate=True)
+    link = sharing_access.access_link_to_manage(membership, public_id)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = (
+        f'attachment; filename="link-{str(link.public_id)[:8]}-feedback.csv"'
+    )
+    writer = csv.writer(response)
+    writer.writerow(["kind", "visitor", "image", "item", "prompt", "comment", "at"])
+    base = settings.SITE_URL.rstrip("/")
+    for entry in sharing_selectors.link_feedback(link):
+        rows = [("pick", p.image, "", p.created_at) for p in entry.picks] + [
+            ("comment", c.image, c.body, c.created_at) for c in entry.comments
+        ]
+        for kind, image, body, at in rows:
+            generation = image.generation
+            writer.writerow(
+                [
+                    kind,
+                    _csv_cell(entry.visitor.name),
+                    str(image.public_id),
+                    base + reverse("gallery-detail", args=[generation.public_id]),
+                    _csv_cell(generation.request.prompt),
+                    _csv_cell(body),
+                    at.isoformat(),
+                ]
+            )
+    response["Cache-Control"] = "no-store"
+    return response

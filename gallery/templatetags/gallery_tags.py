@@ -194,3 +194,9 @@ def tile(context: Context, generation: Generation) -> SafeString:
         marks = request._tile_marks = (get_token(request), escape(request.get_full_path()))
     html = html.replace(_CSRF_MARK, marks[0]).replace(_NEXT_MARK, marks[1])
     return mark_safe(html)  # noqa: S308 (a template's autoescaped output, markers replaced)
+
+
+@register.filter
+def get_item(mapping: dict[object, object], key: object) -> object:
+    """``mapping[key]``, or an empty list when it has none (for grouped rows)."""
+    return mapping.get(key, [])

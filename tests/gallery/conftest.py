@@ -13,8 +13,10 @@ from django.test import Client
 from django.utils import timezone
 
 from gallery.accounts.models import User
+from gallery.collection import services as collection_services
 from gallery.generation.lifecycle import billed_failure_message
 from gallery.generation.models import GalleryImage, Generation, Reference
+from gallery.sharing import proofing
 from gallery.sharing import services as sharing_services
 from gallery.team import invitations
 from gallery.team.models import Membership, Team
@@ -118,7 +120,11 @@ def site_data(
     ]
     owner_membership = Membership.objects.get(team=team, user=owner)
     share = sharing_services.share_link_create(
-        membership=owner_membership, images=images[:1], expires_in_days=7, show_metadata=True
+        membership=owner_membership,
+        images=images[:1],
+        expires_in_days=7,
+        show_metadata=True,
+        proofing=True,
     )
     locked = sharing_services.share_link_create(
         membership=owner_membership, images=images[:1], expires_in_days=7, password="sesame!"
@@ -127,7 +133,19 @@ def site_data(
         membership=owner_membership, images=images[:1], expires_in_days=7
     )
     sharing_services.share_link_revoke(link=revoked.link, membership=owner_membership)
+    # A client proofed the link: a pick and a comment (the team's pages show them).
+    visitor = proofing.proofing_visitor_create(link=share.link, name="Client", client=None)
+    proofing.proofing_pick_set(link=share.link, visitor=visitor, image=images[0], on=True)
+    proofing.proofing_comment_add(
+        link=share.link, visitor=visitor, image=images[0], body="Warmer, please."
+    )
     invitation = invitations.invitation_create(membership=owner_membership, role="member")
+    collection = collection_services.collection_create(
+        membership=owner_membership, name="Client work", description="For the spring campaign"
+    )
+    collection_services.collection_add(
+        membership=owner_membership, collection=collection, images=images[:2]
+    )
     return SiteData(
         owner=owner,
         team=team,

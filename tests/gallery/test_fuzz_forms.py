@@ -286,6 +286,10 @@ def test_no_form_or_query_parameter_gives_a_server_error(
 ) -> None:
     owner = site_data.owner_client()
     visitor = Client()
+    # A visitor who gave their name on the proofing link sees its pick and comment forms.
+    proofer = Client()
+    proofer.post(f"/s/{site_data.share_token}/proofing/name/", {"name": "Visitor"})
+    proofing_site = crawl(proofer.get, [f"/s/{site_data.share_token}/"])
     member_site = crawl(owner.get, site_data.start_urls())
     public_site = crawl(visitor.get, site_data.public_urls())
     targets = [(owner, form) for form in member_site.unique_forms() + fragment_forms(site_data)]
@@ -297,6 +301,9 @@ def test_no_form_or_query_parameter_gives_a_server_error(
     if retry_download[0] not in [form for _, form in targets]:
         targets.append((owner, retry_download[0]))
     targets += [(visitor, form) for form in public_site.unique_forms()]
+    targets += [
+        (proofer, form) for form in proofing_site.unique_forms() if "/proofing/" in form.action
+    ]
     # Every page that answered, with the query the app's own link gave it.
     pages = sorted(
         {page.url for page in member_site.pages + public_site.pages if page.status == 200}

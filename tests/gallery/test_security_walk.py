@@ -21,6 +21,8 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from gallery.accounts.models import User
+from gallery.collection import services as collection_services
+from gallery.collection.models import Collection
 from gallery.generation.models import GalleryImage, Generation, GenerationRequest, Reference
 from gallery.generation.references import reference_signed_url, reference_upload
 from gallery.media.models import Thumbnail
@@ -58,7 +60,15 @@ def _walk(patterns: list[Any], prefix: str = "") -> Iterator[Route]:
 ROUTES = sorted(_walk(get_resolver().url_patterns), key=lambda route: route.name)
 
 # Routes anyone holding a secret token may open: they have no team to be outside of.
-PUBLIC_TOKEN_ROUTES = {"shared", "shared-media", "invitation-accept", "reference-public"}
+PUBLIC_TOKEN_ROUTES = {
+    "shared",
+    "shared-media",
+    "shared-proof-name",
+    "shared-proof-pick",
+    "shared-proof-comment",
+    "invitation-accept",
+    "reference-public",
+}
 
 # What each id-taking route names. A new route with an id fails
 # ``test_every_route_with_an_id_is_described`` until it is added here.
@@ -89,6 +99,14 @@ ID_KINDS = {
     "share-link-revoke": "link",
     "share-link": "link",
     "share-link-edit": "link",
+    "share-link-picks-zip": "link",
+    "share-link-feedback-csv": "link",
+    "collection": "collection",
+    "collection-edit": "collection",
+    "collection-delete": "collection",
+    "collection-remove": "collection",
+    "collection-move": "collection",
+    "collection-cover": "collection",
 }
 
 
@@ -105,6 +123,7 @@ class TeamObjects:
     membership: Membership
     link: ShareLink
     link_token: str
+    collection: Collection
 
 
 def _objects(team: Team, author: User, other: User) -> TeamObjects:
@@ -121,6 +140,8 @@ def _objects(team: Team, author: User, other: User) -> TeamObjects:
     created_link = sharing_services.share_link_create(
         membership=manager, images=[image], expires_in_days=7, allow_download=True
     )
+    collection = collection_services.collection_create(membership=manager, name="Project")
+    collection_services.collection_add(membership=manager, collection=collection, images=[image])
     return TeamObjects(
         team=team,
         generation=generation,
@@ -133,6 +154,7 @@ def _objects(team: Team, author: User, other: User) -> TeamObjects:
         membership=Membership.objects.get(team=team, user=other),
         link=created_link.link,
         link_token=created_link.token,
+        collection=collection,
     )
 
 
@@ -174,11 +196,16 @@ def _kwargs(route: Route, objects: TeamObjects) -> dict[str, Any]:
         token = {
             "shared": objects.link_token,
             "shared-media": objects.link_token,
+            "shared-proof-name": objects.link_token,
+            "shared-proof-pick": objects.link_token,
+            "shared-proof-comment": objects.link_token,
             "invitation-accept": objects.invitation_token,
             "reference-public": reference_signed_url(objects.reference).rstrip("/").split("/")[-1],
         }[route.name]
         if route.name == "shared-media":
             return {"token": token, "public_id": objects.image.public_id, "variant": "preview"}
+        if route.name in ("shared-proof-pick", "shared-proof-comment"):
+            return {"token": token, "public_id": objects.image.public_id}
         return {"token": token}
     kind = ID_KINDS[route.name]
     if kind == "generation":
@@ -203,6 +230,8 @@ def _kwargs(route: Route, objects: TeamObjects) -> dict[str, Any]:
         return {"pk": objects.membership.pk}
     if kind == "link":
         return {"public_id": objects.link.public_id}
+    if kind == "collection":
+        return {"public_id": objects.collection.public_id}
     raise AssertionError(f"unknown kind {kind}")
 
 
