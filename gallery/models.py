@@ -6,6 +6,13 @@ the ``gallery`` app label, so table names and the migration history are unchange
 """
 
 from gallery.accounts.models import User
+from gallery.api.models import (
+    ApiToken,
+    IdempotencyKey,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from gallery.browse.models import Favourite
 from gallery.generation.models import (
     GalleryImage,
@@ -23,10 +30,12 @@ from gallery.sharing.models import ShareLink, ShareLinkItem
 from gallery.team.models import Invitation, Membership, Team
 
 __all__ = [
+    "ApiToken",
     "Favourite",
     "GalleryImage",
     "Generation",
     "GenerationRequest",
+    "IdempotencyKey",
     "Invitation",
     "Membership",
     "Reconciliation",
@@ -40,4 +49,7 @@ __all__ = [
     "Thumbnail",
     "UpstreamGeneration",
     "User",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django_htmx",
+    "ninja",  # the JSON API's docs page and its bundled Swagger UI (served from static)
     "axes",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
@@ -371,6 +372,22 @@ GENERATION_ORPHAN_GRACE_SECONDS = env_int("GENERATION_ORPHAN_GRACE_SECONDS", 60,
 GENERATION_STALE_SECONDS = env_int("GENERATION_STALE_SECONDS", 60, minimum=1)
 if OXEN_SIMULATOR and not OXEN_API_KEY:
     raise ImproperlyConfigured("OXEN_API_KEY: the simulator needs a key too (bin/run sets one)")
+
+# The JSON API (issue 12): per-token requests a minute (apart from the browser's limits), and
+# the private hosts (names or addresses) webhooks may be sent to: only public https addresses
+# otherwise, checked as result downloads are (seedream.urlpolicy).
+API_RATE_LIMIT_PER_MINUTE = env_int("API_RATE_LIMIT_PER_MINUTE", 120, minimum=1)
+WEBHOOK_PRIVATE_HOSTS = env_list("WEBHOOK_PRIVATE_HOSTS", [])
+CELERY_BEAT_SCHEDULE["webhooks-sweep"] = {
+    "task": "gallery.tasks.webhooks_sweep",
+    "schedule": 60.0,
+    "options": {"expires": 50},
+}
+CELERY_BEAT_SCHEDULE["idempotency-keys-expire"] = {
+    "task": "gallery.tasks.idempotency_keys_expire",
+    "schedule": 60 * 60.0,
+    "options": {"expires": 15 * 60},
+}
 
 LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"))
 # Every line goes through gallery.logging's filter: no Oxen key and no secret link's token

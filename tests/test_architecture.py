@@ -103,6 +103,7 @@ def layer(module: str) -> int | None:
         "selectors": READ,
         "forms": FORM,
         "views": VIEW,
+        "api": VIEW,  # a domain's JSON API router (issue 12): the view layer, as its pages
         "urls": TOP,
         "admin": TOP,
     }.get(leaf, SERVICE)
@@ -158,6 +159,7 @@ def test_services_queue_tasks_and_tasks_import_services_only_inside_their_bodies
         "gallery.generation.retry",
         "gallery.generation.ledger",
         "gallery.generation.listener",
+        "gallery.api.webhooks",  # queues webhook deliveries after commit (issue 12)
     }
 
 

@@ -26,6 +26,7 @@ from gallery.generation.lifecycle import (
     Status,
     billed_failure_message,
     generation_fail,
+    generation_finished,
     generation_lock,
     record_wait,
     waits_cleared,
@@ -175,6 +176,7 @@ def _store(
         waits_cleared(locked)
         locked.transition_to(Status.SUCCEEDED)
         locked.save()
+        generation_finished(locked)
 
 
 def result_name(image: GalleryImage) -> str:

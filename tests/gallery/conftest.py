@@ -11,6 +11,9 @@ import pytest
 from django.test import Client
 
 from gallery.accounts.models import User
+from gallery.api import webhooks
+from gallery.api.models import WebhookDelivery, WebhookEndpoint
+from gallery.api.tokens import api_token_create
 from gallery.generation.lifecycle import billed_failure_message
 from gallery.generation.models import GalleryImage, Generation, Reference
 from gallery.sharing import services as sharing_services
@@ -46,6 +49,8 @@ class SiteData:
             "/team/",
             "/team/settings/",
             "/links/",
+            "/account/api-tokens/",
+            "/team/webhooks/",
             f"/links/new/?images={image.public_id}&images={other.public_id}",
             "/review/",
             f"/compare/?ids={image.generation.public_id}&ids={other.generation.public_id}",
@@ -117,6 +122,22 @@ def site_data(
     )
     sharing_services.share_link_revoke(link=revoked.link, membership=owner_membership)
     invitation = invitations.invitation_create(membership=owner_membership, role="member")
+    # An API token and a webhook with one delivery: their pages' forms (revoke, Send again).
+    api_token_create(membership=owner_membership, name="nightly feed", scopes=["read"])
+    endpoint = WebhookEndpoint.objects.create(
+        team=team,
+        url="https://hooks.example.com/in",
+        events=["generation.succeeded"],
+        secret=webhooks.secret_new(),
+    )
+    WebhookDelivery.objects.create(
+        endpoint=endpoint,
+        event_type="generation.succeeded",
+        message_id="msg_site",
+        payload={"type": "generation.succeeded"},
+        status="failed",
+        attempts=1,
+    )
     return SiteData(
         owner=owner,
         team=team,

@@ -21,6 +21,9 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from gallery.accounts.models import User
+from gallery.api import webhooks
+from gallery.api.models import ApiToken, WebhookDelivery, WebhookEndpoint
+from gallery.api.tokens import api_token_create
 from gallery.generation.models import GalleryImage, Generation, GenerationRequest, Reference
 from gallery.generation.references import reference_signed_url, reference_upload
 from gallery.media.models import Thumbnail
@@ -48,6 +51,8 @@ def _walk(patterns: list[Any], prefix: str = "") -> Iterator[Route]:
         if isinstance(entry, URLResolver):
             if entry.namespace == "admin":
                 continue  # Django's own admin; its team scoping is tested below
+            if entry.namespace == "api":
+                continue  # the JSON API: its own walk is tests/gallery/api/test_api_walk.py
             yield from _walk(entry.url_patterns, prefix + str(entry.pattern))
         elif isinstance(entry, URLPattern):
             assert entry.name, f"every route needs a name: {prefix}{entry.pattern}"
@@ -87,6 +92,9 @@ ID_KINDS = {
     "share-link-revoke": "link",
     "share-link": "link",
     "share-link-edit": "link",
+    "api-token-revoke": "token",
+    "webhook-detail": "webhook",
+    "webhook-resend": "delivery",
 }
 
 
@@ -103,6 +111,9 @@ class TeamObjects:
     membership: Membership
     link: ShareLink
     link_token: str
+    token: ApiToken
+    webhook: WebhookEndpoint
+    delivery: WebhookDelivery
 
 
 def _objects(team: Team, author: User, other: User) -> TeamObjects:
@@ -119,6 +130,12 @@ def _objects(team: Team, author: User, other: User) -> TeamObjects:
     created_link = sharing_services.share_link_create(
         membership=manager, images=[image], expires_in_days=7, allow_download=True
     )
+    webhook = WebhookEndpoint.objects.create(
+        team=team,
+        url="https://hooks.example.com/in",
+        events=["generation.succeeded"],
+        secret=webhooks.secret_new(),
+    )
     return TeamObjects(
         team=team,
         generation=generation,
@@ -131,6 +148,15 @@ def _objects(team: Team, author: User, other: User) -> TeamObjects:
         membership=Membership.objects.get(team=team, user=other),
         link=created_link.link,
         link_token=created_link.token,
+        token=api_token_create(membership=manager, name="feed", scopes=["read"]).token,
+        webhook=webhook,
+        delivery=WebhookDelivery.objects.create(
+            endpoint=webhook,
+            event_type="generation.succeeded",
+            message_id="msg_1",
+            payload={},
+            status="succeeded",
+        ),
     )
 
 
@@ -201,6 +227,12 @@ def _kwargs(route: Route, objects: TeamObjects) -> dict[str, Any]:
         return {"pk": objects.membership.pk}
     if kind == "link":
         return {"public_id": objects.link.public_id}
+    if kind == "token":
+        return {"public_id": objects.token.public_id}
+    if kind == "webhook":
+        return {"public_id": objects.webhook.public_id}
+    if kind == "delivery":
+        return {"public_id": objects.delivery.public_id}
     raise AssertionError(f"unknown kind {kind}")
 
 
