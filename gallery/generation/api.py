@@ -269,17 +269,30 @@ def _create(
     if read.schema is None:
         reason = read.error.user_message if read.error else "Oxen cannot be reached."
         raise Unavailable(reason)
-    made = request_create(
-        team=membership.team,
-        author=membership.user,
-        prompt=prompt.replace("\x00", ""),
-        parameters=parameters,
-        references=references,
-        batch_size=batch_size,
-        schema=read.schema,
-        model=settings.OXEN_MODEL,
-    )
+    try:
+        made = request_create(
+            team=membership.team,
+            author=membership.user,
+            prompt=prompt.replace("\x00", ""),
+            parameters=parameters,
+            references=references,
+            batch_size=batch_size,
+            schema=read.schema,
+            model=settings.OXEN_MODEL,
+        )
+    except GenerationInputError as exc:
+        # The same refusal, each field named by its path in the API's body.
+        raise GenerationInputError(
+            {_field_path(name): messages for name, messages in exc.by_field.items()}
+        ) from None
     return 201, request_out(made).model_dump(mode="json")
+
+
+BODY_FIELDS = frozenset({"prompt", "batch_size", REFERENCES_FIELD, "__all__"})
+
+
+def _field_path(name: str) -> str:
+    return name if name in BODY_FIELDS else f"parameters.{name}"
 
 
 @router.post(
@@ -315,7 +328,7 @@ def generation_create(request: HttpRequest, data: GenerationCreateIn) -> HttpRes
 def generation_create_upload(
     request: HttpRequest,
     data: Form[GenerationUploadIn],
-    files: File[list[NinjaUploadedFile]] | None = None,
+    files: File[list[NinjaUploadedFile]] = None,  # type: ignore[assignment]
 ) -> HttpResponse:
     """As ``POST /generations``, as a multipart form: ``parameters`` is a JSON object in a
     field, and ``files`` are reference images, after any ``reference_ids`` and
