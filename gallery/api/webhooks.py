@@ -364,6 +364,12 @@ def _disable(endpoint: WebhookEndpoint, now: datetime) -> None:
     endpoint.is_active = False
     endpoint.disabled_reason = f"Every delivery failed since {since}."
     endpoint.save(update_fields=["is_active", "disabled_reason"])
+    # Its other waiting deliveries end too; "Send again" sends any of them once it is fixed.
+    WebhookDelivery.objects.filter(endpoint=endpoint, status=WebhookDelivery.Status.PENDING).update(
+        status=WebhookDelivery.Status.FAILED,
+        next_attempt_at=None,
+        last_error="The endpoint was switched off.",
+    )
     admins = list(
         Membership.objects.filter(
             team_id=endpoint.team_id,
