@@ -61,6 +61,18 @@ ERRORS: dict[int, Any] = {
 }
 
 
+def problem_media_types(document: Any) -> Any:
+    """The OpenAPI document with every error answer (4xx, 5xx) under
+    ``application/problem+json``, the type these answers are sent with."""
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            for code, answer in operation.get("responses", {}).items():
+                content = answer.get("content", {})
+                if str(code)[0] in "45" and "application/json" in content:
+                    content["application/problem+json"] = content.pop("application/json")
+    return document
+
+
 def problem_response(
     status: int,
     detail: str,

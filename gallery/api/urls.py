@@ -3,12 +3,14 @@ each domain's router) and the pages that manage it: API tokens and webhooks."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.urls import path
 from ninja import NinjaAPI
 
 from gallery.api import views
 from gallery.api.auth import BearerAuth, SessionCsrfAuth
-from gallery.api.problems import HANDLERS
+from gallery.api.problems import HANDLERS, problem_media_types
 from gallery.browse.api import router as images_router
 from gallery.generation.api import references_router
 from gallery.generation.api import router as generations_router
@@ -16,7 +18,16 @@ from gallery.review.api import router as review_router
 from gallery.sharing.api import router as sharing_router
 from gallery.team.api import router as team_router
 
-api = NinjaAPI(
+
+class GalleryAPI(NinjaAPI):
+    def get_openapi_schema(
+        self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None
+    ) -> Any:
+        document = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        return problem_media_types(document)
+
+
+api = GalleryAPI(
     title="Seedream Gallery API",
     version="1",
     description=(

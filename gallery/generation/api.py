@@ -19,7 +19,7 @@ from gallery import oxen
 from gallery.api.auth import caller_of, require_scope
 from gallery.api.idempotency import idempotent
 from gallery.api.models import Scope
-from gallery.api.problems import ERRORS
+from gallery.api.problems import ERRORS, Problem
 from gallery.browse.access import access_gallery_item
 from gallery.browse.selectors import Cursor, GalleryFilters, gallery_page
 from gallery.errors import ApplicationError
@@ -297,7 +297,7 @@ def _field_path(name: str) -> str:
 
 @router.post(
     "/generations",
-    response={201: RequestOut, 503: Any, **ERRORS},
+    response={201: RequestOut, 503: Problem, **ERRORS},
     summary="Generate images (JSON body)",
 )
 def generation_create(request: HttpRequest, data: GenerationCreateIn) -> HttpResponse:
@@ -322,7 +322,7 @@ def generation_create(request: HttpRequest, data: GenerationCreateIn) -> HttpRes
 
 @router.post(
     "/generations/upload",
-    response={201: RequestOut, 503: Any, **ERRORS},
+    response={201: RequestOut, 503: Problem, **ERRORS},
     summary="Generate images (multipart, with reference files)",
 )
 def generation_create_upload(
