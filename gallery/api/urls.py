@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.urls import path
-from ninja import NinjaAPI
+from ninja import NinjaAPI, Swagger
 
 from gallery.api import views
 from gallery.api.auth import BearerAuth, SessionCsrfAuth
@@ -38,6 +38,8 @@ api = GalleryAPI(
     auth=[BearerAuth(), SessionCsrfAuth()],
     urls_namespace="api",
     docs_url="/docs",
+    # Swagger UI from ninja's own static files (no CDN); no call to validator.swagger.io.
+    docs=Swagger(settings={"validatorUrl": None, "persistAuthorization": False}),
     openapi_url="/openapi.json",
 )
 for exception, handler in HANDLERS:

@@ -386,7 +386,11 @@ def generation_get(request: HttpRequest, generation_id: str) -> GenerationOut:
     return generation_out(access_gallery_item(membership, generation_id))
 
 
-@router.post("/generations/{generation_id}/cancel", response={200: GenerationOut, **ERRORS})
+@router.post(
+    "/generations/{generation_id}/cancel",
+    response={200: GenerationOut, **ERRORS},
+    summary="Cancel a generation",
+)
 def generation_cancel_view(request: HttpRequest, generation_id: str) -> GenerationOut:
     """Cancel a generation in flight; 409 when it has already finished."""
     membership = require_scope(request, Scope.GENERATE)
@@ -396,7 +400,11 @@ def generation_cancel_view(request: HttpRequest, generation_id: str) -> Generati
     return generation_out(access_generation(membership, generation.public_id))
 
 
-@router.post("/generations/{generation_id}/retry", response={201: GenerationOut, **ERRORS})
+@router.post(
+    "/generations/{generation_id}/retry",
+    response={201: GenerationOut, **ERRORS},
+    summary="Retry a failed or cancelled generation",
+)
 def generation_retry_view(request: HttpRequest, generation_id: str) -> HttpResponse:
     """Retry a failed or cancelled generation (a billed result is downloaded again, never
     generated twice); 409 for any other. Send ``Idempotency-Key``."""
