@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.db.models import QuerySet
@@ -22,6 +22,7 @@ from gallery.tokens import row_for_token, token_hash, token_new
 
 TOKEN_PREFIX = "sg_"  # noqa: S105 - a public prefix, not a secret
 NAME_MAX_CHARS = 100
+LAST_USED_EVERY = timedelta(minutes=1)
 
 
 class TokenError(ApplicationError):
@@ -118,5 +119,10 @@ def api_token_authenticate(presented: str, *, client: str) -> tuple[ApiToken, Me
     if membership is None:
         return None
     now = timezone.now()
-    ApiToken.objects.filter(pk=token.pk).update(last_used_at=now, last_used_client=client[:200])
+    client = client[:200]
+    # At most one write a minute per token and client: a busy script does not rewrite the row
+    # on every request.
+    stale = token.last_used_at is None or now - token.last_used_at > LAST_USED_EVERY
+    if stale or token.last_used_client != client:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now, last_used_client=client)
     return token, membership

@@ -17,7 +17,7 @@ from gallery.api.problems import ERRORS
 from gallery.browse.access import access_image
 from gallery.sharing.access import access_link, access_link_to_manage, link_can_manage
 from gallery.sharing.models import ShareLink
-from gallery.sharing.selectors import links_for
+from gallery.sharing.selectors import links_with_items
 from gallery.sharing.services import (
     MAX_ITEMS,
     share_link_address,
@@ -85,7 +85,7 @@ def link_out(membership: Membership, link: ShareLink, *, url: str | None = None)
         has_password=link.has_password,
         allow_download=link.allow_download,
         show_metadata=link.show_metadata,
-        image_ids=[str(i.image.public_id) for i in link.items.select_related("image")],
+        image_ids=[str(item.image.public_id) for item in link.items.all()],
         view_count=link.view_count,
         download_count=link.download_count,
         created_by=link.created_by.username if link.created_by else None,
@@ -120,7 +120,7 @@ def link_create(request: HttpRequest, data: ShareLinkCreateIn) -> HttpResponse:
 @router.get("/share-links", response={200: ShareLinkList, **ERRORS})
 def link_list(request: HttpRequest, query: Query[ListQuery]) -> ShareLinkList:
     membership = require_scope(request, Scope.READ)
-    links = list(links_for(membership).order_by("-created_at", "-id")[: query.limit])
+    links = list(links_with_items(membership)[: query.limit])
     items = [link_out(membership, link) for link in links]
     if query.state:
         items = [item for item in items if item.state == query.state]

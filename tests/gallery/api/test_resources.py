@@ -335,3 +335,30 @@ def test_rate_limit_is_per_token_with_retry_after(
     assert 1 <= int(limited["Retry-After"]) <= 60
     assert limited.json()["status"] == 429
     assert api_client(["read"]).get("/api/v1/team").status_code == 200  # another token
+
+
+@pytest.mark.parametrize("url", ["/api/v1/generations", "/api/v1/images", "/api/v1/share-links"])
+def test_a_list_costs_the_same_queries_for_2_items_or_12(
+    api_client: Callable[..., ApiClient], team: Team, member: User, url: str
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from gallery.sharing import services as sharing_services
+    from gallery.team.models import Membership
+
+    client = api_client(["read"])
+    membership = Membership.objects.get(team=team, user=member)
+    counts = []
+    for total in (2, 12):
+        while GenerationRequest.objects.count() < total:
+            generation = make_item(team, member)
+            sharing_services.share_link_create(
+                membership=membership, images=[generation.image], expires_in_days=7
+            )
+        client.get(url)  # warm: the token's last-used write, the cache
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(url)
+        assert response.status_code == 200 and len(response.json()["items"]) == total
+        counts.append(len(queries))
+    assert counts[0] == counts[1], counts
