@@ -24,10 +24,16 @@ KEEP = timedelta(hours=24)
 KEY_MAX_CHARS = 255
 
 
-class IdempotencyRefused(ApplicationError):
-    def __init__(self, message: str, status: int) -> None:
-        super().__init__(message)
-        self.status = status
+class IdempotencyMismatch(ApplicationError):
+    """The key was used with another request."""
+
+    status = 422
+
+
+class IdempotencyBusy(ApplicationError):
+    """The first request with the key is still running (or just expired)."""
+
+    status = 409
 
 
 def request_fingerprint(request: HttpRequest) -> str:
@@ -76,7 +82,7 @@ def idempotent(
         status, body = make()
         return json_response(status, body)
     if len(key) > KEY_MAX_CHARS:
-        raise IdempotencyRefused(f"Keep the {HEADER} under {KEY_MAX_CHARS} characters.", 422)
+        raise IdempotencyMismatch(f"Keep the {HEADER} under {KEY_MAX_CHARS} characters.")
     fingerprint = request_fingerprint(request)
     cutoff = timezone.now() - KEEP
     IdempotencyKey.objects.filter(owner=owner, key=key, created_at__lt=cutoff).delete()
@@ -88,15 +94,14 @@ def idempotent(
     except IntegrityError:
         first = IdempotencyKey.objects.filter(owner=owner, key=key).first()
         if first is None:  # expired and removed in between: a new request after all
-            raise IdempotencyRefused("Send the request again.", 409) from None
+            raise IdempotencyBusy("Send the request again.") from None
         if first.operation != operation or first.body_sha256 != fingerprint:
-            raise IdempotencyRefused(
-                f"This {HEADER} was used with a different request; use a new key.", 422
+            raise IdempotencyMismatch(
+                f"This {HEADER} was used with a different request; use a new key."
             ) from None
         if first.status_code is None:
-            raise IdempotencyRefused(
-                f"The first request with this {HEADER} is still running; try again shortly.",
-                409,
+            raise IdempotencyBusy(
+                f"The first request with this {HEADER} is still running; try again shortly."
             ) from None
         return json_response(first.status_code, first.response, replayed=True)
     try:

@@ -108,7 +108,7 @@ class WebhookDelivery(models.Model):
     """One event for one endpoint: retried with backoff for 24 hours until it is answered
     with a 2xx; every HTTP request sent is a ``WebhookAttempt``."""
 
-    class Status(models.TextChoices):
+    class State(models.TextChoices):
         PENDING = "pending", "Waiting"
         SUCCEEDED = "succeeded", "Delivered"
         FAILED = "failed", "Gave up"
@@ -120,7 +120,8 @@ class WebhookDelivery(models.Model):
     event_type = models.CharField(max_length=40)
     message_id = models.CharField(max_length=40)  # the webhook-id header: "msg_<uuid hex>"
     payload = models.JSONField()
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    # "state", not "status": only a Generation has a status (tests/gallery/test_state_machine.py)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
     response_code = models.PositiveSmallIntegerField(null=True, blank=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
@@ -136,12 +137,12 @@ class WebhookDelivery(models.Model):
             models.Index(
                 fields=["next_attempt_at"],
                 name="webhook_delivery_due_idx",
-                condition=models.Q(status="pending"),
+                condition=models.Q(state="pending"),
             ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.event_type} to {self.endpoint_id} ({self.status})"
+        return f"{self.event_type} to {self.endpoint_id} ({self.state})"
 
 
 class WebhookAttempt(models.Model):

@@ -293,12 +293,12 @@ def webhook_attempt(*, delivery_id: int) -> float | None:
             .filter(pk=delivery_id)
             .first()
         )
-        if delivery is None or delivery.status != WebhookDelivery.Status.PENDING:
+        if delivery is None or delivery.state != WebhookDelivery.State.PENDING:
             return None
         if not delivery.endpoint.is_active:
-            delivery.status = WebhookDelivery.Status.FAILED
+            delivery.state = WebhookDelivery.State.FAILED
             delivery.last_error = "The endpoint is disabled."
-            delivery.save(update_fields=["status", "last_error"])
+            delivery.save(update_fields=["state", "last_error"])
             return None
         due = delivery.next_attempt_at or now
         if due > now:
@@ -331,7 +331,7 @@ def _record(delivery_id: int, *, code: int | None, error: str, duration_ms: int)
         delivery.last_error = error
         wait: float | None = None
         if not error:
-            delivery.status = WebhookDelivery.Status.SUCCEEDED
+            delivery.state = WebhookDelivery.State.SUCCEEDED
             delivery.delivered_at = now
             delivery.next_attempt_at = None
             if endpoint.failing_since is not None:
@@ -351,7 +351,7 @@ def _record(delivery_id: int, *, code: int | None, error: str, duration_ms: int)
                 ):
                     wait = None
             if wait is None:
-                delivery.status = WebhookDelivery.Status.FAILED
+                delivery.state = WebhookDelivery.State.FAILED
                 delivery.next_attempt_at = None
             else:
                 delivery.next_attempt_at = now + timedelta(seconds=wait)
@@ -365,8 +365,8 @@ def _disable(endpoint: WebhookEndpoint, now: datetime) -> None:
     endpoint.disabled_reason = f"Every delivery failed since {since}."
     endpoint.save(update_fields=["is_active", "disabled_reason"])
     # Its other waiting deliveries end too; "Send again" sends any of them once it is fixed.
-    WebhookDelivery.objects.filter(endpoint=endpoint, status=WebhookDelivery.Status.PENDING).update(
-        status=WebhookDelivery.Status.FAILED,
+    WebhookDelivery.objects.filter(endpoint=endpoint, state=WebhookDelivery.State.PENDING).update(
+        state=WebhookDelivery.State.FAILED,
         next_attempt_at=None,
         last_error="The endpoint was switched off.",
     )
@@ -415,7 +415,7 @@ def webhooks_due(limit: int = 200) -> list[int]:
     waits longer than a task countdown may be)."""
     return list(
         WebhookDelivery.objects.filter(
-            status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=timezone.now()
+            state=WebhookDelivery.State.PENDING, next_attempt_at__lte=timezone.now()
         )
         .order_by("next_attempt_at")
         .values_list("pk", flat=True)[:limit]

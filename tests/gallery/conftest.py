@@ -135,7 +135,7 @@ def site_data(
         event_type="generation.succeeded",
         message_id="msg_site",
         payload={"type": "generation.succeeded"},
-        status="failed",
+        state="failed",
         attempts=1,
     )
     return SiteData(

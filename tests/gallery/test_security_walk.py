@@ -155,7 +155,7 @@ def _objects(team: Team, author: User, other: User) -> TeamObjects:
             event_type="generation.succeeded",
             message_id="msg_1",
             payload={},
-            status="succeeded",
+            state="succeeded",
         ),
     )
 

@@ -77,7 +77,7 @@ def deliver_all(ids: list[int]) -> None:
     with time_machine.travel(now, tick=True) as traveller:
         for _ in range(20):
             pending = list(
-                WebhookDelivery.objects.filter(status="pending").values_list("pk", flat=True)
+                WebhookDelivery.objects.filter(state="pending").values_list("pk", flat=True)
             )
             if not pending:
                 return
@@ -134,7 +134,7 @@ def test_500_twice_then_200_is_three_attempts_logged(
         assert payload["data"]["id"] == str(generation.public_id)
         assert payload["data"]["error"] == "Oxen could not make it."
     delivery = WebhookDelivery.objects.get()
-    assert (delivery.status, delivery.attempts, delivery.response_code) == ("succeeded", 3, 200)
+    assert (delivery.state, delivery.attempts, delivery.response_code) == ("succeeded", 3, 200)
     log = list(delivery.attempt_log.values_list("response_code", flat=True))
     assert log == [500, 500, 200]
     assert all(a.duration_ms >= 0 for a in delivery.attempt_log.all())
@@ -162,7 +162,7 @@ def test_the_backoff_grows_and_gives_up_after_24_hours(
     assert waits == sorted(waits[:-1]) + waits[-1:] and waits[0] == 5
     assert len(receiver.received) == len(waits) + 1 == 8
     assert timedelta(hours=23) <= ended - start <= timedelta(hours=24, minutes=1)
-    assert WebhookDelivery.objects.get().status == "failed"
+    assert WebhookDelivery.objects.get().state == "failed"
 
 
 def test_an_endpoint_failing_for_three_days_is_switched_off_and_admins_emailed(
@@ -185,7 +185,7 @@ def test_an_endpoint_failing_for_three_days_is_switched_off_and_admins_emailed(
     assert not endpoint.is_active and "failed" in endpoint.disabled_reason
     assert [m.to for m in mail.outbox] == [["owner@example.com"]]
     assert "switched off" in mail.outbox[0].body
-    assert WebhookDelivery.objects.filter(status="pending").count() == 0
+    assert WebhookDelivery.objects.filter(state="pending").count() == 0
 
 
 @pytest.mark.parametrize(
@@ -291,7 +291,7 @@ def test_send_again_makes_a_new_delivery_of_the_same_message(
         deliver_all(queued)
     assert len(receiver.received) == 2
     assert receiver.received[0].headers["webhook-id"] == receiver.received[1].headers["webhook-id"]
-    assert WebhookDelivery.objects.filter(status="succeeded").count() == 2
+    assert WebhookDelivery.objects.filter(state="succeeded").count() == 2
 
 
 def test_the_celery_task_sends_and_schedules_the_next_attempt(
