@@ -31,6 +31,9 @@ _SECRET_PATH = re.compile(
     r"(?P<token>[^/\s\"'?#&%]+)"
 )
 
+# A personal access token of the API (gallery.api.tokens): "sg_" and 43 base64url characters.
+_API_TOKEN = re.compile(r"sg_[A-Za-z0-9_-]{43}")
+
 
 def _oxen_key() -> str:
     try:
@@ -41,10 +44,13 @@ def _oxen_key() -> str:
 
 
 def redact(text: str) -> str:
-    """``text`` with the Oxen key and every secret link's token replaced by a marker."""
+    """``text`` with the Oxen key, every secret link's token and every API token replaced by a
+    marker."""
     key = _oxen_key()
     if key and key in text:
         text = text.replace(key, REDACTED)
+    if "sg_" in text:
+        text = _API_TOKEN.sub(REDACTED, text)
     if "/" in text or "%2" in text:
         text = _SECRET_PATH.sub(
             lambda m: f"{m['lead']}{m['slash']}{m['kind']}{m['sep']}{REDACTED}", text

@@ -6,6 +6,13 @@ the ``gallery`` app label, so table names and the migration history are unchange
 """
 
 from gallery.accounts.models import User
+from gallery.api.models import (
+    ApiToken,
+    IdempotencyKey,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from gallery.browse.models import Favourite
 from gallery.budget.models import BudgetChange, MemberQuota, Reservation, TeamBudget
 from gallery.collection.models import Collection, CollectionItem
@@ -31,6 +38,7 @@ from gallery.sharing.models import (
 from gallery.team.models import Invitation, Membership, Team
 
 __all__ = [
+    "ApiToken",
     "BudgetChange",
     "Collection",
     "CollectionItem",
@@ -38,6 +46,7 @@ __all__ = [
     "GalleryImage",
     "Generation",
     "GenerationRequest",
+    "IdempotencyKey",
     "Invitation",
     "MemberQuota",
     "Membership",
@@ -57,4 +66,7 @@ __all__ = [
     "Thumbnail",
     "UpstreamGeneration",
     "User",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

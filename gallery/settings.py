@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django_htmx",
+    "ninja",  # the JSON API's docs page and its bundled Swagger UI (served from static)
     "axes",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
@@ -410,6 +411,21 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Seedream Gallery <gallery@lo
 # A link's author gets one digest per burst of proofing activity: the first pick or comment
 # opens a window of this many seconds, and everything in it goes out in one email.
 PROOFING_DIGEST_DELAY = env_int("PROOFING_DIGEST_DELAY", 300, minimum=10)
+# The JSON API (issue 12): per-token requests a minute (apart from the browser's limits), and
+# the private hosts (names or addresses) webhooks may be sent to: only public https addresses
+# otherwise, checked as result downloads are (seedream.urlpolicy).
+API_RATE_LIMIT_PER_MINUTE = env_int("API_RATE_LIMIT_PER_MINUTE", 120, minimum=1)
+WEBHOOK_PRIVATE_HOSTS = env_list("WEBHOOK_PRIVATE_HOSTS", [])
+CELERY_BEAT_SCHEDULE["webhooks-sweep"] = {
+    "task": "gallery.tasks.webhooks_sweep",
+    "schedule": 60.0,
+    "options": {"expires": 50},
+}
+CELERY_BEAT_SCHEDULE["idempotency-keys-expire"] = {
+    "task": "gallery.tasks.idempotency_keys_expire",
+    "schedule": 60 * 60.0,
+    "options": {"expires": 15 * 60},
+}
 
 LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"))
 # Every line goes through gallery.logging's filter: no Oxen key and no secret link's token

@@ -159,3 +159,35 @@ def proofing_digest(link_id: int) -> None:
     from gallery.sharing import proofing
 
     proofing.proofing_digest_send(link_id=link_id)
+
+
+# -- the JSON API (issue 12) ---------------------------------------------------------------------
+
+
+@idempotent_task
+def webhook_deliver(delivery_id: int) -> None:
+    """One attempt of a webhook delivery, then itself again after the backoff (a wait longer
+    than ``capped_delay`` allows comes back early, finds it not due and waits again; beat's
+    ``webhooks_sweep`` is the net under a lost message)."""
+    from gallery.api import webhooks
+
+    wait = webhooks.webhook_attempt(delivery_id=delivery_id)
+    if wait is not None:
+        webhook_deliver.apply_async((delivery_id,), countdown=capped_delay(wait))
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def webhooks_sweep() -> None:
+    """Beat, every minute: deliveries that are due and whose task was lost."""
+    from gallery.api import webhooks
+
+    for pk in webhooks.webhooks_due():
+        webhook_deliver.delay(pk)
+
+
+@shared_task(ignore_result=True)
+def idempotency_keys_expire() -> None:
+    """Beat, hourly: forget Idempotency-Key answers older than 24 hours."""
+    from gallery.api import idempotency
+
+    idempotency.idempotency_keys_expire()

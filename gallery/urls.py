@@ -10,6 +10,7 @@ urlpatterns = [
     path("favicon.ico", pages.favicon, name="favicon"),
     path("admin/", admin.site.urls),
     path("", include("gallery.accounts.urls")),
+    path("", include("gallery.api.urls")),  # /api/v1/ and its pages (issue 12)
     path("", include("gallery.browse.urls")),
     path("", include("gallery.budget.urls")),
     path("", include("gallery.collection.urls")),

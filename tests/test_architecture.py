@@ -103,6 +103,7 @@ def layer(module: str) -> int | None:
         "selectors": READ,
         "forms": FORM,
         "views": VIEW,
+        "api": VIEW,  # a domain's JSON API router (issue 12): the view layer, as its pages
         "urls": TOP,
         "admin": TOP,
     }.get(leaf, SERVICE)
@@ -159,6 +160,7 @@ def test_services_queue_tasks_and_tasks_import_services_only_inside_their_bodies
         "gallery.generation.ledger",
         "gallery.generation.listener",
         "gallery.sharing.proofing",
+        "gallery.api.webhooks",  # queues webhook deliveries after commit (issue 12)
     }
 
 

@@ -138,6 +138,8 @@ def test_no_token_or_key_in_any_log_of_a_real_run(tmp_path: Path) -> None:
         ("GET /r/3f2a:1v:sig/ 200", "GET /r/[redacted]/ 200"),
         ("GET /accounts/login/?next=/join/tok/", "GET /accounts/login/?next=/join/[redacted]/"),
         ("next=%2Fjoin%2Ftok%2F", "next=%2Fjoin%2F[redacted]%2F"),
+        # An API token (issue 12), wherever it turns up.
+        ("Authorization: Bearer sg_" + "a1B2-_" * 7 + "x", "Authorization: Bearer [redacted]"),
         # Paths that only contain such a segment are left alone.
         ("GET /media/r/0d4c/ 200", "GET /media/r/0d4c/ 200"),
         ("GET /links/s/ 404", "GET /links/s/ 404"),

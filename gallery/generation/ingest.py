@@ -28,6 +28,7 @@ from gallery.generation.lifecycle import (
     Status,
     billed_failure_message,
     generation_fail,
+    generation_finished,
     generation_lock,
     record_wait,
     waits_cleared,
@@ -217,6 +218,7 @@ def _store(
         locked.save()
         # The reservation is trued up: the billed cost (or the estimate until Oxen says).
         reservations_settle(generation_ids=[locked.pk])
+        generation_finished(locked)
     return image.pk
 
 

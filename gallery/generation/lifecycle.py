@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from gallery.api import webhooks
 from gallery.budget.services import reservations_settle
 from gallery.generation.models import Generation
 
@@ -54,7 +55,14 @@ def fail_locked(generation: Generation, message: str) -> None:
     generation.last_error = message
     generation.save()
     reservations_settle(generation_ids=[generation.pk])  # released, or charged if billed
+    generation_finished(generation)
     logger.info("generation %s failed: %s", generation.public_id, message)
+
+
+def generation_finished(generation: Generation) -> None:
+    """A generation reached succeeded or failed (saved, inside the transaction that moved it):
+    the team's webhooks hear of it once that transaction commits."""
+    webhooks.generation_finished(generation)
 
 
 def generation_lock(generation_id: int) -> Generation | None:

@@ -25,9 +25,12 @@ from django.urls import reverse
 from gallery.accounts.models import User
 from gallery.generation.models import GalleryImage, Reference
 from gallery.media import imaging
-from gallery.oxen import get_client
+from gallery.oxen import client_config, get_client
 from gallery.team.models import Membership, Team
 from seedream import limits
+from seedream.config import Secret, url_origin
+from seedream.download import Downloader
+from seedream.errors import OxenError
 
 SIGNED_URL_MAX_AGE = 2 * 60 * 60
 # Kept from the module's old name: changing it would invalidate every URL handed out.
@@ -79,6 +82,44 @@ def reference_upload(*, team: Team, user: User, upload: BinaryIO, name: str = ""
     except IntegrityError:  # the same image uploaded at the same moment
         return Reference.objects.get(team=team, sha256=normalized.sha256)
     return reference
+
+
+def reference_from_url(*, team: Team, user: User, url: str) -> Reference:
+    """Fetch an image from a public https URL (the API's ``reference_urls``) and store it like
+    an upload. The same rules as result downloads (``seedream.urlpolicy``): https only, no
+    credentials, every address the host resolves to public and pinned for the connection,
+    redirects re-checked hop by hop; never with the Oxen key, never to the Oxen host itself.
+    Raises ``ImageRejected`` with a sentence for the person."""
+    config = client_config()
+    try:
+        host = url.split("://", 1)[1].split("/", 1)[0].rsplit("@", 1)[-1].split(":", 1)[0]
+    except IndexError:
+        host = ""
+    if not url.startswith("https://") or not host:
+        raise imaging.ImageRejected(
+            f"{url[:100]}: only https URLs are fetched.", code="not_an_image"
+        )
+    if url_origin(url) == config.oxen_origin:
+        raise imaging.ImageRejected(
+            f"{url[:100]}: this address is not fetched.", code="not_an_image"
+        )
+    fetch_config = config.replace(
+        api_key=Secret(""),
+        download_hosts=(host.lower(),),
+        allow_loopback_http=False,
+        download_max_bytes=settings.UPLOAD_MAX_BYTES,
+        download_deadline=30.0,
+    )
+    try:
+        result = Downloader(fetch_config).fetch(url)
+    except OxenError as exc:
+        raise imaging.ImageRejected(f"{url[:100]}: {exc}", code="not_an_image") from None
+    except ValueError:
+        raise imaging.ImageRejected(f"{url[:100]}: not a valid URL.", code="not_an_image") from None
+    with result.file as handle:
+        return reference_upload(
+            team=team, user=user, upload=cast(BinaryIO, handle), name=url.rsplit("/", 1)[-1]
+        )
 
 
 def reference_check(*, width: int, height: int, size: int) -> None:

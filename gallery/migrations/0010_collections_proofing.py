@@ -8,7 +8,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("gallery", "0007_pipeline_ledger_stored_schema"),
+        ("gallery", "0009_api_tokens_webhooks"),
     ]
 
     operations = [

@@ -39,7 +39,7 @@ def backwards(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("gallery", "0008_spend_budget"),
+        ("gallery", "0010_collections_proofing"),
     ]
 
     operations = [migrations.RunPython(forwards, backwards, elidable=False)]

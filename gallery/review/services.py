@@ -11,6 +11,7 @@ from django.core.cache import cache
 from django.db import transaction
 
 from gallery.accounts.models import User
+from gallery.api import webhooks
 from gallery.errors import ApplicationError
 from gallery.generation.models import GalleryImage
 from gallery.review.models import ReviewDecision
@@ -81,6 +82,10 @@ def image_review(
         kind=ReviewDecision.Kind.REVIEW,
     )
     image.review_state = locked.review_state
+    if decision is not None:
+        webhooks.image_reviewed(
+            locked, reviewer=reviewer.username, from_state=decision.from_state, note=decision.note
+        )
     return decision
 
 

@@ -15,6 +15,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from gallery.accounts.models import User
+from gallery.api import webhooks
+from gallery.api.models import WebhookEvent
 from gallery.collection.models import Collection
 from gallery.errors import ApplicationError
 from gallery.generation.models import GalleryImage
@@ -162,6 +164,7 @@ def share_link_create(
             ShareLinkItem(link=link, image=image, position=position)
             for position, image in enumerate(chosen, start=1)
         )
+    webhooks.share_link_event(link, WebhookEvent.SHARE_LINK_CREATED)
     return CreatedLink(link=link, token=token)
 
 
@@ -225,6 +228,8 @@ def _revoke(link: ShareLink, user: User) -> bool:
         revoked_at=timezone.now(), revoked_by=user
     )
     link.refresh_from_db(fields=["revoked_at", "revoked_by"])
+    if changed:
+        webhooks.share_link_event(link, WebhookEvent.SHARE_LINK_REVOKED)
     return bool(changed)
 
 

@@ -13,6 +13,9 @@ from django.test import Client
 from django.utils import timezone
 
 from gallery.accounts.models import User
+from gallery.api import webhooks
+from gallery.api.models import WebhookDelivery, WebhookEndpoint
+from gallery.api.tokens import api_token_create
 from gallery.collection import services as collection_services
 from gallery.generation.lifecycle import billed_failure_message
 from gallery.generation.models import GalleryImage, Generation, Reference
@@ -50,6 +53,8 @@ class SiteData:
             "/team/",
             "/team/settings/",
             "/links/",
+            "/account/api-tokens/",
+            "/team/webhooks/",
             f"/links/new/?images={image.public_id}&images={other.public_id}",
             "/review/",
             f"/compare/?ids={image.generation.public_id}&ids={other.generation.public_id}",
@@ -145,6 +150,22 @@ def site_data(
     )
     collection_services.collection_add(
         membership=owner_membership, collection=collection, images=images[:2]
+    )
+    # An API token and a webhook with one delivery: their pages' forms (revoke, Send again).
+    api_token_create(membership=owner_membership, name="nightly feed", scopes=["read"])
+    endpoint = WebhookEndpoint.objects.create(
+        team=team,
+        url="https://hooks.example.com/in",
+        events=["generation.succeeded"],
+        secret=webhooks.secret_new(),
+    )
+    WebhookDelivery.objects.create(
+        endpoint=endpoint,
+        event_type="generation.succeeded",
+        message_id="msg_site",
+        payload={"type": "generation.succeeded"},
+        state="failed",
+        attempts=1,
     )
     return SiteData(
         owner=owner,

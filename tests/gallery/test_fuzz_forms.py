@@ -51,6 +51,8 @@ REPORT = ROOT / "test-artifacts" / "fuzz-report.txt"
 # URL patterns no page links to with a form or a parameter, and why.
 NOT_FUZZED = {
     "admin": "Django's own admin",
+    "api": "the JSON API: schemathesis fuzzes it against its OpenAPI document "
+    "(tests/gallery/api/test_schemathesis.py)",
     "logout": "takes no input (and would end the session of the walk)",
     "password_change_done": "a page with no input, shown after a password change",
     "healthz": "takes no input",
@@ -238,6 +240,9 @@ def url_names(patterns: list[Any], prefix: str = "") -> set[str]:
         if isinstance(pattern, URLResolver):
             if str(pattern.pattern).startswith("admin/"):
                 names.add("admin")
+                continue
+            if pattern.namespace == "api":
+                names.add("api")
                 continue
             names |= url_names(pattern.url_patterns, prefix + str(pattern.pattern))
         elif isinstance(pattern, URLPattern) and pattern.name:

@@ -21,6 +21,9 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from gallery.accounts.models import User
+from gallery.api import webhooks
+from gallery.api.models import ApiToken, WebhookDelivery, WebhookEndpoint
+from gallery.api.tokens import api_token_create
 from gallery.collection import services as collection_services
 from gallery.collection.models import Collection
 from gallery.generation.models import GalleryImage, Generation, GenerationRequest, Reference
@@ -50,6 +53,8 @@ def _walk(patterns: list[Any], prefix: str = "") -> Iterator[Route]:
         if isinstance(entry, URLResolver):
             if entry.namespace == "admin":
                 continue  # Django's own admin; its team scoping is tested below
+            if entry.namespace == "api":
+                continue  # the JSON API: its own walk is tests/gallery/api/test_api_walk.py
             yield from _walk(entry.url_patterns, prefix + str(entry.pattern))
         elif isinstance(entry, URLPattern):
             assert entry.name, f"every route needs a name: {prefix}{entry.pattern}"
@@ -107,6 +112,9 @@ ID_KINDS = {
     "collection-remove": "collection",
     "collection-move": "collection",
     "collection-cover": "collection",
+    "api-token-revoke": "token",
+    "webhook-detail": "webhook",
+    "webhook-resend": "delivery",
 }
 
 
@@ -124,6 +132,9 @@ class TeamObjects:
     link: ShareLink
     link_token: str
     collection: Collection
+    token: ApiToken
+    webhook: WebhookEndpoint
+    delivery: WebhookDelivery
 
 
 def _objects(team: Team, author: User, other: User) -> TeamObjects:
@@ -142,6 +153,12 @@ def _objects(team: Team, author: User, other: User) -> TeamObjects:
     )
     collection = collection_services.collection_create(membership=manager, name="Project")
     collection_services.collection_add(membership=manager, collection=collection, images=[image])
+    webhook = WebhookEndpoint.objects.create(
+        team=team,
+        url="https://hooks.example.com/in",
+        events=["generation.succeeded"],
+        secret=webhooks.secret_new(),
+    )
     return TeamObjects(
         team=team,
         generation=generation,
@@ -155,6 +172,15 @@ def _objects(team: Team, author: User, other: User) -> TeamObjects:
         link=created_link.link,
         link_token=created_link.token,
         collection=collection,
+        token=api_token_create(membership=manager, name="feed", scopes=["read"]).token,
+        webhook=webhook,
+        delivery=WebhookDelivery.objects.create(
+            endpoint=webhook,
+            event_type="generation.succeeded",
+            message_id="msg_1",
+            payload={},
+            state="succeeded",
+        ),
     )
 
 
@@ -232,6 +258,12 @@ def _kwargs(route: Route, objects: TeamObjects) -> dict[str, Any]:
         return {"public_id": objects.link.public_id}
     if kind == "collection":
         return {"public_id": objects.collection.public_id}
+    if kind == "token":
+        return {"public_id": objects.token.public_id}
+    if kind == "webhook":
+        return {"public_id": objects.webhook.public_id}
+    if kind == "delivery":
+        return {"public_id": objects.delivery.public_id}
     raise AssertionError(f"unknown kind {kind}")
 
 
