@@ -38,9 +38,13 @@ ENDED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
 class BudgetExceeded(ApplicationError):
     """A request over a budget or a quota: refused before anything is created or sent."""
 
+    status = 409  # the API's answer: the request conflicts with what is left to spend
+
 
 class BurstLimited(ApplicationError):
     """Too many generate requests from one member in a minute (separate from budgets)."""
+
+    status = 429
 
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message)

@@ -412,7 +412,7 @@ def generation_retry_view(request: HttpRequest, generation_id: str) -> HttpRespo
     generation = access_gallery_item(membership, generation_id)
 
     def make() -> tuple[int, Any]:
-        new = generation_retry(generation_id=generation.pk)
+        new = generation_retry(generation_id=generation.pk, by=membership.user)
         fresh = access_generation(membership, new.public_id)
         return 201, generation_out(fresh).model_dump(mode="json")
 
