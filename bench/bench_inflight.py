@@ -50,6 +50,8 @@ def main() -> None:
     print(f"peak in flight at once           {report['peak_in_flight']}")
     print(f"succeeded / failed / stuck       {report['succeeded']} / {report['failed']} / "
           f"{report['stuck']}")  # fmt: skip
+    for reason in report["failures"][:3]:
+        print(f"  failed because: {reason[:150]}")
     print(f"POSTs per generation             {report['posts'] / n:.3f} ({report['posts']} total)")
     print(f"Oxen API calls per generation    {report['api_calls'] / n:.2f}")
     print(f"duplicate upstream jobs          {report['duplicate_jobs']}")

@@ -61,7 +61,7 @@ def test_generate_watch_open_copy_remix_compare_download(
     screenshot("progress")
     wait_until(
         page,
-        "document.querySelectorAll('#results .tile img[src^=\"/media/t/\"]').length === 2",
+        "document.querySelectorAll('#results .tile img[src^=\"/media/s/\"]').length === 2",
         timeout=30_000,
     )
     page.click("nav >> text=Gallery")
@@ -158,7 +158,7 @@ def test_repeat_visit_makes_no_thumbnail_requests(
     seen: list[str] = []
 
     def record(sender: Any, environ: dict[str, Any] | None = None, **kwargs: Any) -> None:
-        if environ and environ.get("PATH_INFO", "").startswith("/media/t/"):
+        if environ and environ.get("PATH_INFO", "").startswith("/media/s/"):
             seen.append(environ["PATH_INFO"])
 
     request_started.connect(record)

@@ -159,7 +159,7 @@ def test_generate_stays_on_the_form_tiles_arrive_live_and_a_teammate_sees_them(
     screenshot("results-strip-in-flight")
     wait_until(
         page,
-        "document.querySelectorAll('#results .tile img[src^=\"/media/t/\"]').length === 4",
+        "document.querySelectorAll('#results .tile img[src^=\"/media/s/\"]').length === 4",
         timeout=30_000,
     )
     screenshot("results-strip-done")
@@ -167,7 +167,7 @@ def test_generate_stays_on_the_form_tiles_arrive_live_and_a_teammate_sees_them(
     # The teammate's gallery, never reloaded, has them too.
     wait_until(
         second_page,
-        "document.querySelectorAll('#grid .tile img[src^=\"/media/t/\"]').length === 4",
+        "document.querySelectorAll('#grid .tile img[src^=\"/media/s/\"]').length === 4",
         timeout=30_000,
     )
     assert second_page.evaluate("performance.getEntriesByType('navigation').length") == 1
@@ -365,7 +365,7 @@ def test_placeholders_density_hover_actions_and_the_lightbox(
         for i in range(3)
     ]
     held: list[Any] = []
-    page.route("**/media/t/**", lambda route: held.append(route))
+    page.route("**/media/s/**", lambda route: held.append(route))
     log_in(page, live_server.url, "member", PASSWORD)
     wait_until(page, "document.querySelectorAll('#grid canvas.placeholder').length === 3")
     # Drawn from the blurhash, not a flat colour: the pixels vary.
@@ -379,7 +379,7 @@ def test_placeholders_density_hover_actions_and_the_lightbox(
     screenshot("blurhash-before-thumbnails")
     for route in held:
         route.continue_()
-    page.unroute("**/media/t/**")
+    page.unroute("**/media/s/**")
     wait_until(page, ALL_LOADED)
     wait_until(page, "document.querySelectorAll('#grid canvas.placeholder-done').length === 3")
 
@@ -522,7 +522,7 @@ def test_keyboard_only_generate_then_detail_then_share(
     page.wait_for_url(f"{live_server.url}/generate/?last=*")
     wait_until(
         page,
-        "document.querySelectorAll('#results .tile img[src^=\"/media/t/\"]').length === 1",
+        "document.querySelectorAll('#results .tile img[src^=\"/media/s/\"]').length === 1",
         timeout=30_000,
     )
     tab_to(page, "#results .tile-link")
