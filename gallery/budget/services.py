@@ -129,6 +129,7 @@ def budget_check(
     images: int,
     cost_per_image: Decimal | None,
     approved: bool = False,
+    locked: bool = True,
 ) -> Decision:
     """Check a request of ``images`` images against every limit, holding the team's budget
     row locked until the caller's transaction ends (call it inside ``transaction.atomic``,
@@ -136,9 +137,17 @@ def budget_check(
 
     Raises ``BudgetExceeded`` naming the limit, what is left and when it resets; returns a
     decision that holds the rows for approval when they would pass the approval threshold
-    (``approved``: an owner or admin already approved them)."""
-    assert connection.in_atomic_block, "budget_check must run in the creating transaction"
-    budget = TeamBudget.objects.select_for_update().filter(team=team).first()
+    (``approved``: an owner or admin already approved them).
+
+    ``locked=False`` is the same check on a plain read, before the transaction: a request
+    already over a limit is refused without waiting for the lock (on SQLite, the database's
+    write lock), so a crowd of refused requests does not queue behind the accepted ones. Only
+    the locked check decides what is reserved."""
+    if locked:
+        assert connection.in_atomic_block, "budget_check must run in the creating transaction"
+        budget = TeamBudget.objects.select_for_update().filter(team=team).first()
+    else:
+        budget = TeamBudget.objects.filter(team=team).first()
     limits = limits_for(budget, member)
     if cost_per_image is None:
         if limits.any_money:
@@ -151,7 +160,8 @@ def budget_check(
     decision = Decision(team.pk, member.pk if member else None, cost_per_image)
     if budget is None:
         return decision
-    reservations_settle(team_id=team.pk)
+    if locked:
+        reservations_settle(team_id=team.pk)
     now = timezone.now()
     cost = cost_per_image * images
     plural = "s" if images != 1 else ""

@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
 from gallery import oxen, tasks
@@ -86,6 +86,52 @@ def generation_request_create(
             by_field.setdefault(name or "__all__", []).append(problem.message)
         raise GenerationInputError(by_field)
 
+    # Over a limit already: refused on a plain read, without queueing for the lock.
+    budget_check(
+        team=team,
+        member=author,
+        images=batch_size,
+        cost_per_image=schema.cost_per_image,
+        locked=False,
+    )
+    try:
+        return _request_create(
+            team=team,
+            author=author,
+            model=model,
+            prompt=prompt,
+            parameters=parameters,
+            references=references,
+            batch_size=batch_size,
+            schema=schema,
+            remix_of=remix_of,
+        )
+    except OperationalError as exc:
+        # SQLite's write lock not had within its busy timeout: nothing was created or sent.
+        if connection.vendor != "sqlite" or "locked" not in str(exc):
+            raise
+        raise GenerationBusy(
+            "The server is too busy to take this request just now: nothing was created or "
+            "sent. Try again in a moment."
+        ) from exc
+
+
+class GenerationBusy(ApplicationError):
+    """The database could not take the request in time (SQLite under a crowd)."""
+
+
+def _request_create(
+    *,
+    team: Team,
+    author: User | None,
+    model: str,
+    prompt: str,
+    parameters: dict[str, Any],
+    references: Sequence[Reference],
+    batch_size: int,
+    schema: RequestSchema,
+    remix_of: GenerationRequest | None,
+) -> GenerationRequest:
     now = timezone.now()
     deadline = now + timedelta(minutes=settings.GENERATION_DEADLINE_MINUTES)
     with transaction.atomic():

@@ -25,6 +25,7 @@ from gallery.generation import create, references
 from gallery.generation.access import access_request
 from gallery.generation.create import (
     REFERENCES_FIELD,
+    GenerationBusy,
     GenerationInputError,
     generation_request_create,
 )
@@ -106,6 +107,7 @@ def generate(request: HttpRequest) -> HttpResponse:
     count_error = ""
     other_errors: list[str] = []
     burst: BurstLimited | None = None
+    busy = False
     if request.method == "POST":
         try:
             burst_check(membership=membership)
@@ -149,6 +151,9 @@ def generate(request: HttpRequest) -> HttpResponse:
                 other_errors += [message for messages in leftover.values() for message in messages]
             except BudgetExceeded as exc:
                 other_errors.append(exc.message)
+            except GenerationBusy as exc:
+                other_errors.append(exc.message)
+                busy = True
             else:
                 # Stay on the form, as it was, with the new tiles arriving in the strip below.
                 count = form.cleaned_data["batch_size"]
@@ -159,7 +164,7 @@ def generate(request: HttpRequest) -> HttpResponse:
                 else:
                     messages.success(request, f"Generating {count} image{plural}.")
                 return redirect(reverse("generate") + f"?last={made.public_id}")
-        status = 422
+        status = 503 if busy else 422
     else:
         initial, references = _prefill(request, membership)
         form = GenerateForm(initial=initial, schema=schema)
