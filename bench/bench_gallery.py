@@ -150,6 +150,8 @@ def main() -> None:
     setup_test_environment()
     settings.ALLOWED_HOSTS = ["testserver"]
     call_command("migrate", verbosity=0)
+    if not settings.DEBUG:  # DEBUG=false (as served): the manifest static storage needs it
+        call_command("collectstatic", "--noinput", verbosity=0)
     started = time.perf_counter()
     _fill(args.items)
     if connection.vendor == "postgresql":
@@ -205,6 +207,61 @@ def main() -> None:
         )
     print("\nTarget (issue 5): the deep page is not slower than 1.5x the first page.")
     print("View queries include the session, the user and the team memberships of any page.")
+    _html_cpu(client, deep_url, membership, args.runs)
+
+
+def _html_cpu(client: object, deep_url: str, membership: object, runs: int) -> None:
+    """Issue 15: the CPU a gallery page's HTML costs (the whole view in this process), with
+    the finished tiles' HTML in the cache and with the tile cache emptied before every run
+    (every tile rendered, as before the cache), beside the page's own row query."""
+    from django.core.cache import cache
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from gallery.browse.selectors import gallery_page
+
+    def first() -> object:
+        return client.get("/").content  # type: ignore[attr-defined]
+
+    def scroll() -> object:
+        return client.get(deep_url, HTTP_HX_REQUEST="true").content  # type: ignore[attr-defined]
+
+    def cold(fn: Callable[[], object]) -> Callable[[], object]:
+        def run() -> object:
+            cache.clear()  # tiles and the cached session: every tile rendered
+            return fn()
+
+        return run
+
+    cases: dict[str, Callable[[], object]] = {
+        "page HTML, tiles cached": first,
+        "page HTML, no tile cache (before)": cold(first),
+        "HX partial, tiles cached": scroll,
+        "HX partial, no tile cache (before)": cold(scroll),
+        "the page's rows query alone": lambda: gallery_page(membership).items,  # type: ignore[arg-type]
+    }
+    cpu: dict[str, list[float]] = {name: [] for name in cases}
+    for fn in cases.values():
+        fn()
+    for _ in range(runs):
+        for name, fn in cases.items():
+            if name.endswith("(before)"):
+                cache.clear()
+            else:
+                fn()  # the tiles this page shows are in the cache (another case cleared it)
+            started = time.thread_time()
+            fn()
+            cpu[name].append((time.thread_time() - started) * 1000)
+    print("\nIssue 15: CPU per gallery HTML response (this thread's CPU time, in-process view)")
+    print(f"{'':38} {'p50':>8} {'p95':>8} {'queries':>8}")
+    for name, fn in cases.items():
+        if name.endswith("(before)"):
+            cache.clear()
+        with CaptureQueriesContext(connection) as captured:
+            fn()
+        p50, p95 = _summary(cpu[name])
+        print(f"{name:38} {p50:6.1f}ms {p95:6.1f}ms {len(captured.captured_queries):>8}")
+    print("Target (issue 15): page HTML <= 20 ms CPU, the HX partial likewise.")
 
 
 if __name__ == "__main__":

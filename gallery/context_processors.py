@@ -4,7 +4,7 @@ from django.conf import settings
 from django.http import HttpRequest
 
 from gallery.accounts.models import User
-from gallery.team.selectors import memberships_for
+from gallery.team.access import request_memberships
 
 
 def gallery(request: HttpRequest) -> dict[str, object]:
@@ -14,5 +14,5 @@ def gallery(request: HttpRequest) -> dict[str, object]:
     if isinstance(user, User) and user.is_authenticated:
         membership = getattr(request, "membership", None)
         context["membership"] = membership if membership else None
-        context["memberships"] = memberships_for(user)
+        context["memberships"] = request_memberships(request)
     return context

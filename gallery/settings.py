@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
+from kombu import Queue
 
 from gallery.env import env_bool, env_choice, env_float, env_int, env_list, env_str, env_url
 
@@ -417,3 +418,24 @@ LOGGING = {
         "httpcore": {"level": "WARNING"},
     },
 }
+
+# -- Speed at scale (issue 15) ---------------------------------------------------------------
+# Results are ingested on a queue of their own, by a worker of their own (Procfile `ingest`,
+# docker-compose `ingest`) with several slots, so a burst of completions never waits behind
+# submissions and polls; the 1600 px preview (detail page only) is made after, on a
+# low-priority queue the main worker serves between its short tasks. A worker started without
+# -Q serves all three (the tests' workers do).
+CELERY_INGEST_QUEUE = f"{CELERY_TASK_DEFAULT_QUEUE}-ingest"
+CELERY_PREVIEW_QUEUE = f"{CELERY_TASK_DEFAULT_QUEUE}-preview"
+CELERY_TASK_QUEUES = [
+    Queue(name) for name in (CELERY_TASK_DEFAULT_QUEUE, CELERY_INGEST_QUEUE, CELERY_PREVIEW_QUEUE)
+]
+CELERY_TASK_ROUTES = {
+    "gallery.tasks.generation_ingest": {"queue": CELERY_INGEST_QUEUE},
+    "gallery.tasks.generation_completed": {"queue": CELERY_INGEST_QUEUE},
+    "gallery.tasks.image_preview_make": {"queue": CELERY_PREVIEW_QUEUE},
+}
+# Sessions in the cache, written through to the database (issue 15): a page reads no session
+# row while Redis holds it. Without Redis the file cache would gain nothing: database only.
+if REDIS_URL:
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"

@@ -40,7 +40,9 @@ def capped_delay(seconds: float) -> float:
 
 def _follow(task: Any, generation_id: int, outcome: Next) -> None:
     """Queue the step a service asked for: the ingest, the submit or the same task again,
-    now or after a countdown."""
+    now or after a countdown; and the preview of an image just stored, on its own queue."""
+    if outcome.preview is not None:
+        image_preview_make.delay(outcome.preview)
     if not (outcome.ingest or outcome.submit or outcome.seconds is not None):
         return
     target = generation_ingest if outcome.ingest else generation_submit if outcome.submit else task
@@ -70,6 +72,14 @@ def generation_ingest(generation_id: int) -> None:
     from gallery.generation import ingest
 
     _follow(generation_ingest, generation_id, ingest.generation_ingest(generation_id=generation_id))
+
+
+@idempotent_task
+def image_preview_make(image_id: int) -> None:
+    """The preview rendition of a stored image (``settings.CELERY_PREVIEW_QUEUE``)."""
+    from gallery.generation import ingest
+
+    ingest.image_preview_make(image_id=image_id)
 
 
 @idempotent_task

@@ -8,10 +8,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from django.contrib.postgres.search import SearchQuery, SearchVectorField
 from django.db import connection
-from django.db.models import Count, Exists, F, Func, Max, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import (
+    Aggregate,
+    CharField,
+    Count,
+    Exists,
+    F,
+    Func,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
+from django.db.models.functions import Cast, Concat
 from django.http import Http404
 from django.utils import timezone
 
@@ -36,6 +51,7 @@ TILE_FIELDS = (
     "created_at",
     "updated_at",
     "last_error",
+    "upstream_status",  # result_billed: a failed tile says "Download failed" (issue 15: no N+1)
     "index",
     "team_id",
     "request__public_id",
@@ -171,42 +187,99 @@ def gallery_page(
         queryset = queryset.filter(created_at__lte=cursor.created_at).filter(
             Q(created_at__lt=cursor.created_at) | Q(created_at=cursor.created_at, id__lt=cursor.pk)
         )
-    rows = list(_tiles(queryset, user_id).order_by("-created_at", "-id")[: size + 1])
+    rows = _unpacked(list(_tiles(queryset, user_id).order_by("-created_at", "-id")[: size + 1]))
     more = len(rows) > size
     items: list[Generation] = list(rows[:size])
     next_cursor = Cursor(items[-1].created_at, items[-1].pk).encode() if more and items else None
     return GalleryPage(items=items, next_cursor=next_cursor)
 
 
+@dataclass(frozen=True, slots=True)
+class Rendition:
+    """What a tile reads of a thumbnail (a model instance per rendition costs ~4x as much)."""
+
+    width: int
+    height: int
+    sha256: str
+
+
+class _PackedRenditions(Aggregate):
+    """Every rendition of an image as one string, ``"width:height:sha256,…"``, so a page's
+    thumbnails come in its one row query instead of a prefetch (issue 15)."""
+
+    function = "STRING_AGG"
+    template = "%(function)s(%(expressions)s, ',')"
+    output_field = CharField()
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(compiler, connection, function="GROUP_CONCAT", **extra)
+
+
+def _packed_renditions() -> Subquery:
+    packed = Concat(
+        Cast("width", CharField()),
+        Value(":"),
+        Cast("height", CharField()),
+        Value(":"),
+        "sha256",
+        output_field=CharField(),
+    )
+    return Subquery(
+        Thumbnail.objects.filter(image_id=OuterRef("image__id"))
+        .order_by()
+        .values("image_id")
+        .annotate(packed=_PackedRenditions(packed))
+        .values("packed")[:1],
+        output_field=CharField(),
+    )
+
+
 def _tiles(queryset: QuerySet[Generation], user_id: int) -> QuerySet[Generation]:
     """Rows as a tile shows them: request, author and image joined, only the columns a tile
-    reads, the viewer's favourite flag, and the thumbnails in one prefetch."""
+    reads, the viewer's favourite flag and the image's renditions (packed in a subquery;
+    ``_unpacked`` puts them where ``image.thumbnails.all()`` finds them)."""
     return (
         queryset.select_related("request__author", "image")
         .only(*TILE_FIELDS)
         .annotate(
             is_favourite=Exists(
                 Favourite.objects.filter(user_id=user_id, image_id=OuterRef("image__id"))
-            )
-        )
-        .prefetch_related(
-            Prefetch(
-                "image__thumbnails",
-                queryset=Thumbnail.objects.only("image_id", "width", "height", "sha256"),
-            )
+            ),
+            renditions_packed=_packed_renditions(),
         )
     )
 
 
+def _unpacked(rows: list[Generation]) -> list[Generation]:
+    """Each row's image gets its renditions as a prefetch would leave them (Django's own
+    prefetch cache: a queryset whose results are already there), so ``thumbnails.all()`` on
+    a tile's image costs no query."""
+    for row in rows:
+        image = row._state.fields_cache.get("image")
+        if image is None:
+            continue
+        thumbnails = []
+        for part in filter(None, (getattr(row, "renditions_packed", "") or "").split(",")):
+            width, height, sha256 = part.split(":")
+            thumbnails.append(Rendition(int(width), int(height), sha256))
+        thumbnails.sort(key=lambda t: t.width)
+        cached: QuerySet[Thumbnail] = QuerySet(model=Thumbnail)  # never run: results below
+        cached._result_cache = thumbnails  # type: ignore[assignment]  # read as thumbnails
+        cached._prefetch_done = True  # type: ignore[attr-defined]
+        image._prefetched_objects_cache = {"thumbnails": cached}
+    return rows
+
+
 def gallery_tile(membership: Membership, public_id: object) -> Generation:
     """One tile, read the way ``gallery_page`` reads it (after Retry or Cancel)."""
-    return first_or_404(
+    tile = first_or_404(
         _tiles(
             generations_for(membership).filter(public_id=parse_public_id(public_id)),
             membership.user_id,
         ),
         "item",
     )
+    return _unpacked([tile])[0]
 
 
 # -- live updates --------------------------------------------------------------------------------
@@ -241,7 +314,9 @@ def gallery_changes(
     queryset = gallery_filter(generations_for(membership), filters, membership.user_id).filter(
         updated_at__gte=since - LIVE_OVERLAP
     )
-    rows = list(_tiles(queryset, membership.user_id).order_by("-updated_at")[:LIVE_MAX_TILES])
+    rows = _unpacked(
+        list(_tiles(queryset, membership.user_id).order_by("-updated_at")[:LIVE_MAX_TILES])
+    )
     return sorted(rows, key=lambda g: (g.created_at, g.pk))
 
 

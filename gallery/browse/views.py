@@ -35,7 +35,7 @@ from gallery.generation.models import GalleryImage, Generation
 from gallery.http import HtmxRequest, redirect_to_next
 from gallery.team.access import require_membership
 from gallery.team.selectors import team_members
-from gallery.templatetags.gallery_tags import money, param
+from gallery.templatetags.gallery_tags import money, param, tiles_prefetch
 
 
 def home(request: HtmxRequest) -> HttpResponse:
@@ -60,6 +60,7 @@ def grid(request: HtmxRequest) -> HttpResponse:
         form = FilterForm(request.GET, members=team_members(membership), sizes=SIZES)
         filters = form.filters()
         page = gallery_page(membership, filters=filters, cursor=cursor)
+        tiles_prefetch(request, page.items, membership.can_generate)
         return render(
             request,
             "browse/grid.html#page",
@@ -68,6 +69,7 @@ def grid(request: HtmxRequest) -> HttpResponse:
     form = FilterForm(request.GET, members=team_members(membership), sizes=SIZES)
     filters = form.filters()
     page = gallery_page(membership, filters=filters, cursor=cursor)
+    tiles_prefetch(request, page.items, membership.can_generate)
     return render(
         request,
         "browse/grid.html",
@@ -112,7 +114,12 @@ def live(request: HttpRequest) -> HttpResponse:
     items = gallery_changes(
         membership, filters=form.filters(), since=_since(request.GET.get("since", ""))
     )
-    response = render(request, "browse/grid.html#live", {"items": items, "since": _stamp(now)})
+    tiles_prefetch(request, items, membership.can_generate)
+    response = render(
+        request,
+        "browse/grid.html#live",
+        {"items": items, "since": _stamp(now), "membership": membership},
+    )
     response["Cache-Control"] = "private, no-cache"
     return response
 

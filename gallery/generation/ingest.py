@@ -19,6 +19,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from django.db import transaction
+from django.utils import timezone
 
 from gallery import oxen
 from gallery.generation.lifecycle import (
@@ -34,7 +35,7 @@ from gallery.generation.lifecycle import (
 from gallery.generation.models import GalleryImage, Generation
 from gallery.media import imaging, storage
 from gallery.media.models import Thumbnail
-from gallery.media.renditions import THUMBNAIL_WIDTHS
+from gallery.media.renditions import EAGER_WIDTHS, PREVIEW_WIDTH
 from seedream import errors
 from seedream.client import OxenClient
 
@@ -65,7 +66,8 @@ def generation_ingest(*, generation_id: int) -> Next:
         path = Path(scratch) / "result"
         try:
             _download_result(client, generation, path)
-            info = imaging.result_inspect(path)
+            # One read, one decode: the checks, the grid renditions and the placeholder.
+            result = imaging.result_ingest(path, EAGER_WIDTHS)
         except (imaging.ImageRejected, errors.BadContentError, errors.DownloadTooLargeError) as exc:
             # The same URL gives the same bytes: not fetched again by itself.
             return _billed_failure(generation_id, f"the result was unusable: {exc}")
@@ -75,12 +77,48 @@ def generation_ingest(*, generation_id: int) -> Next:
             return _billed_failure(generation_id, "Oxen no longer has this image.")
         except errors.OxenError as exc:
             return Next(seconds=record_wait(generation_id, exc), ingest=True)
-        thumbnails = imaging.thumbnails_make(path, widths=THUMBNAIL_WIDTHS)
-        # The smallest thumbnail is enough for a placeholder and saves a second big decode.
-        placeholder = imaging.placeholder_make(thumbnails[0].data)
         cost = result_cost(client, generation.upstream_id)
-        _store(generation_id, path, info, thumbnails, placeholder, cost)
+        image_id = _store(
+            generation_id, path, result.info, result.thumbnails, result.placeholder, cost
+        )
+    if image_id is not None and result.info.width > PREVIEW_WIDTH:
+        # The preview is for the detail page only: made next, on its own low-priority queue,
+        # so a burst of completions is visible in the grid without waiting for it.
+        return Next(preview=image_id)
     return Next.done()
+
+
+def image_preview_make(*, image_id: int) -> None:
+    """Add the ``PREVIEW_WIDTH`` rendition to a stored image, from its original, the way
+    every rendition was made before ingest split them (the same bytes as then). Running it
+    twice changes nothing; an image deleted meanwhile is skipped."""
+    image = GalleryImage.objects.select_related("team").filter(pk=image_id).first()
+    if image is None or image.width <= PREVIEW_WIDTH or not image.file.name:
+        return
+    if Thumbnail.objects.filter(image_id=image_id, width=PREVIEW_WIDTH).exists():
+        return
+    with image.file.open("rb") as original:
+        (thumb,) = imaging.thumbnails_make(original, (PREVIEW_WIDTH,))
+    name = storage.save_bytes_atomic(
+        f"thumbnails/{image.team.public_id}/"
+        f"{imaging.content_name(thumb.sha256, thumb.width, 'webp')}",
+        thumb.data,
+    )
+    with transaction.atomic():
+        if not GalleryImage.objects.select_for_update().filter(pk=image_id).exists():
+            return
+        _, created = Thumbnail.objects.get_or_create(
+            image_id=image_id,
+            width=thumb.width,
+            defaults={
+                "height": thumb.height,
+                "file": name,
+                "sha256": thumb.sha256,
+                "bytes": len(thumb.data),
+            },
+        )
+        if created:  # the tile's srcset and the detail page change: live pages see it
+            Generation.objects.filter(pk=image.generation_id).update(updated_at=timezone.now())
 
 
 def _download_result(client: OxenClient, generation: Generation, path: Path) -> None:
@@ -128,7 +166,8 @@ def _store(
     thumbnails: Iterable[imaging.Thumbnail],
     placeholder: str,
     cost: Decimal | None,
-) -> None:
+) -> int | None:
+    """Store the files and the rows; the image's id, or None if another run stored it."""
     generation = Generation.objects.select_related("team").get(pk=generation_id)
     image = GalleryImage(
         team=generation.team,
@@ -155,9 +194,9 @@ def _store(
     with transaction.atomic():
         locked = generation_lock(generation_id)
         if locked is None or locked.status != Status.DOWNLOADING:
-            return
+            return None
         if GalleryImage.objects.filter(generation=locked).exists():
-            return
+            return None
         image.file.name = original_name
         image.save()
         Thumbnail.objects.bulk_create(
@@ -177,6 +216,7 @@ def _store(
         locked.transition_to(Status.SUCCEEDED)
         locked.save()
         generation_finished(locked)
+    return image.pk
 
 
 def result_name(image: GalleryImage) -> str:

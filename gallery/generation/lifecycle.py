@@ -30,11 +30,13 @@ Status = Generation.Status
 @dataclass(frozen=True)
 class Next:
     """What a task should do after a service ran: nothing, or a step now or in ``seconds``:
-    the same step again, the ingest (``ingest``) or the submit (``submit``)."""
+    the same step again, the ingest (``ingest``) or the submit (``submit``). ``preview``: a
+    stored image whose preview rendition is to be made next, on its own queue."""
 
     seconds: float | None = None
     ingest: bool = False
     submit: bool = False
+    preview: int | None = None
 
     @classmethod
     def done(cls) -> Next:

@@ -63,6 +63,7 @@ __all__ = [
     "RESULT_MAX_PIXELS",
     "ImageRejected",
     "ImageSource",
+    "IngestedResult",
     "NormalizedImage",
     "RejectCode",
     "ResultInfo",
@@ -75,6 +76,7 @@ __all__ = [
     "reference_check_for_seedream",
     "reference_for_oxen",
     "reference_normalize",
+    "result_ingest",
     "result_inspect",
     "thumbnail_webp",
     "thumbnails_make",
@@ -444,9 +446,7 @@ def thumbnails_make(
     sizes: list[tuple[int, int]] = []
 
     def plan(shown: tuple[int, int]) -> tuple[int, int]:
-        width, height = shown
-        chosen = sorted({w for w in widths if w < width}, reverse=True) or [width]
-        sizes.extend((w, _scaled(height, w, width)) for w in chosen)
+        sizes.extend(_thumbnail_sizes(shown, widths))
         return sizes[0]
 
     # Draft straight at the largest size (no 2x gap like Image.thumbnail): DCT scaling is a
@@ -454,22 +454,111 @@ def thumbnails_make(
     image = _upright(
         source, plan, max_bytes=max_bytes, max_pixels=max_pixels, draft_gap=1, resample=_FAST
     )
-    thumbnails = []
-    for size in sizes:
-        image = _resize(image, size, _FAST)
-        large = image.width * image.height > THUMBNAIL_WEBP_LARGE_PIXELS
-        method = THUMBNAIL_WEBP_METHOD_LARGE if large else THUMBNAIL_WEBP_METHOD
-        encoded = _encode(image, "WEBP", quality=THUMBNAIL_WEBP_QUALITY, method=method)
-        thumbnails.append(
-            Thumbnail(
-                width=image.width,
-                height=image.height,
-                data=encoded,
-                sha256=hashlib.sha256(encoded).hexdigest(),
-            )
-        )
+    thumbnails = [_thumbnail_encode(each) for each in _thumbnail_images(image, sizes, halve=False)]
     thumbnails.reverse()
     return thumbnails
+
+
+@dataclass(frozen=True, slots=True)
+class IngestedResult:
+    """A finished result, checked and rendered from one decode (``result_ingest``)."""
+
+    info: ResultInfo
+    thumbnails: list[Thumbnail]  # smallest first
+    placeholder: str
+
+
+def result_ingest(
+    source: ImageSource,
+    widths: Sequence[int],
+    *,
+    max_bytes: int = RESULT_MAX_BYTES,
+    max_pixels: int = RESULT_MAX_PIXELS,
+) -> IngestedResult:
+    """`result_inspect`, `thumbnails_make` and `placeholder_make` from one read and one decode.
+
+    The checks are `result_inspect`'s (caps from the header, the end marker, PNG chunk CRCs,
+    and a complete decode: the DCT-scaled decode of a JPEG still reads every coded byte, so a
+    truncated file is refused). The decode is scaled for the largest of `widths` (the 400 and
+    800 px renditions: a 4096² JPEG decodes at 1024², not at 2048² as for a 1600 px preview);
+    each smaller size is a 2:1 `reduce()` of the previous one when the sizes are exactly half
+    (a box filter: what `Image.thumbnail` does on the way down), else a BICUBIC resize. The
+    placeholder comes from the smallest thumbnail's pixels in memory, never a second decode.
+    """
+    if not widths or min(widths) < 1:
+        msg = f"widths must be positive, got {widths!r}"
+        raise ValueError(msg)
+    if ImageFile.LOAD_TRUNCATED_IMAGES:
+        msg = "PIL.ImageFile.LOAD_TRUNCATED_IMAGES is True; truncated results would be accepted"
+        raise RuntimeError(msg)
+    subject = _Subject.RESULT
+    data = _read(source, max_bytes=max_bytes, subject=subject)
+    if (sniffed := sniff_format(data)) and _cut_short(data, sniffed):
+        raise _rejected("truncated", subject)
+    im, fmt = _open(data, max_pixels=max_pixels, subject=subject)
+    if fmt == "PNG":
+        with _decoding(subject):
+            im.verify()
+        im, _ = _open(data, max_pixels=max_pixels, subject=subject)
+    orientation = _orientation(im, fmt, subject)
+    shown = _displayed(im.size, orientation)
+    sizes = _thumbnail_sizes(shown, widths)
+    size = _displayed(sizes[0], orientation)  # back to stored
+    icc = im.info.get("icc_profile")
+    _decode(im, fmt, draft=size, subject=subject)
+    decoded = _workable(im)
+    del im
+    narrowed = _resize(decoded, (size[0], decoded.height), _FAST)
+    del decoded
+    image = _finish(_resize(narrowed, size, _FAST), icc, orientation)
+    del narrowed
+    images = _thumbnail_images(image, sizes, halve=True)
+    thumbnails = [_thumbnail_encode(each) for each in images]
+    placeholder = placeholder_make(images[-1])
+    thumbnails.reverse()
+    info = ResultInfo(
+        format=fmt,
+        width=shown[0],
+        height=shown[1],
+        sha256=hashlib.sha256(data).hexdigest(),
+        byte_size=len(data),
+    )
+    return IngestedResult(info=info, thumbnails=thumbnails, placeholder=placeholder)
+
+
+def _thumbnail_sizes(shown: tuple[int, int], widths: Sequence[int]) -> list[tuple[int, int]]:
+    """The thumbnail sizes (as displayed) for an image shown at `shown`, largest first: every
+    width narrower than the image, or the image's own width if none is."""
+    width, height = shown
+    chosen = sorted({w for w in widths if w < width}, reverse=True) or [width]
+    return [(w, _scaled(height, w, width)) for w in chosen]
+
+
+def _thumbnail_images(
+    image: Image.Image, sizes: Sequence[tuple[int, int]], *, halve: bool
+) -> list[Image.Image]:
+    """`image` at each of `sizes` (largest first), each made from the previous one: a 2:1
+    `reduce()` when `halve` and the next size is exactly half, else a BICUBIC resize."""
+    images = []
+    for size in sizes:
+        if halve and image.size == (2 * size[0], 2 * size[1]):
+            image = image.reduce(2)
+        else:
+            image = _resize(image, size, _FAST)
+        images.append(image)
+    return images
+
+
+def _thumbnail_encode(image: Image.Image) -> Thumbnail:
+    large = image.width * image.height > THUMBNAIL_WEBP_LARGE_PIXELS
+    method = THUMBNAIL_WEBP_METHOD_LARGE if large else THUMBNAIL_WEBP_METHOD
+    encoded = _encode(image, "WEBP", quality=THUMBNAIL_WEBP_QUALITY, method=method)
+    return Thumbnail(
+        width=image.width,
+        height=image.height,
+        data=encoded,
+        sha256=hashlib.sha256(encoded).hexdigest(),
+    )
 
 
 def thumbnail_webp(

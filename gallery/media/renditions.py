@@ -19,6 +19,10 @@ if TYPE_CHECKING:
     from gallery.media.models import Thumbnail
 
 THUMBNAIL_WIDTHS = (400, 800, 1600)
+# Ingest makes the grid's renditions at once, from one decode; the preview (detail page only)
+# is made next, on a low-priority queue (issue 15).
+EAGER_WIDTHS = (400, 800)
+PREVIEW_WIDTH = 1600
 GRID_WIDTH = 400  # the thumbnail a grid tile loads first
 
 type Variant = Literal["thumb", "preview", "download"]

@@ -18,13 +18,28 @@ from gallery.team.selectors import memberships_for
 ACTIVE_TEAM_SESSION_KEY = "active_team"
 
 
-def active_membership(request: HttpRequest) -> Membership | None:
-    """The membership the request acts through: the team chosen in the session, else the first."""
+def request_memberships(request: HttpRequest) -> list[Membership]:
+    """The signed-in user's memberships, read once per request (the active team and the team
+    switcher both need them; issue 15), each with its ``user`` set to the request's user so
+    the visibility policy reads no second copy of it."""
     user = request.user
     if not user.is_authenticated:
-        return None
+        return []
     assert isinstance(user, User)
-    memberships = memberships_for(user)
+    cached: list[Membership] | None = getattr(request, "_gallery_memberships", None)
+    if cached is None:
+        cached = memberships_for(user)
+        for membership in cached:
+            membership.user = user
+        request._gallery_memberships = cached  # type: ignore[attr-defined]
+    return cached
+
+
+def active_membership(request: HttpRequest) -> Membership | None:
+    """The membership the request acts through: the team chosen in the session, else the first."""
+    if not request.user.is_authenticated:
+        return None
+    memberships = request_memberships(request)
     chosen = request.session.get(ACTIVE_TEAM_SESSION_KEY)
     for membership in memberships:
         if str(membership.team.public_id) == chosen:

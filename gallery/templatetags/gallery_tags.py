@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cache as cache_once
 
 import segno
 from django import template
-from django.urls import reverse
+from django.core.cache import cache
+from django.http import HttpRequest
+from django.middleware.csrf import get_token
+from django.template.context import Context
+from django.template.loader import get_template
+from django.urls import get_script_prefix, reverse
+from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from gallery.generation.models import GalleryImage, Generation
@@ -27,9 +35,10 @@ def item_image(generation: Generation) -> GalleryImage | None:
 
 
 def thumbnail_url(image: GalleryImage, thumbnail: Thumbnail) -> str:
-    return reverse(
-        "media-thumbnail",
-        kwargs={"public_id": image.public_id, "sha256": thumbnail.sha256, "width": thumbnail.width},
+    """The ``media-thumbnail`` URL, formatted without ``reverse()`` (a page has ~180 of them;
+    ``tests/gallery/test_perf_pages.py`` checks it against ``reverse``)."""
+    return (
+        f"{get_script_prefix()}media/t/{image.public_id}/{thumbnail.sha256}-{thumbnail.width}.webp"
     )
 
 
@@ -89,3 +98,85 @@ def qr_svg(url: str) -> SafeString:
         scale=4, border=2, dark="#000", light="#fff", svgclass="qr-code", lineclass=None
     )
     return mark_safe(svg)  # noqa: S308 (segno's own markup; the URL only sets the modules)
+
+
+# -- Finished tiles from the cache (issue 15) ----------------------------------------------------
+#
+# A finished tile's HTML is cached under a key made of everything that can change on it: the
+# row's last write (status, error, cost, a new rendition all set ``updated_at``), the image's
+# review state and renditions, the viewer's favourite flag and whether the viewer may generate
+# (the Share/Remix/Retry buttons), plus a digest of the template. The two per-request values in
+# it (the CSRF token and the page a favourite returns to) are stored as markers and put in
+# place on the way out. Tiles still in flight change every few seconds: rendered every time.
+
+TILE_TEMPLATE = "browse/grid.html#tile"
+TILE_TTL = 24 * 60 * 60
+_CSRF_MARK = "@@tile-csrf@@"
+_NEXT_MARK = "@@tile-next@@"
+
+
+@cache_once
+def _tile_template_version() -> str:
+    template = get_template("browse/grid.html")
+    origin = template.origin.name  # type: ignore[attr-defined]
+    with open(origin, "rb") as source:
+        return hashlib.sha256(source.read()).hexdigest()[:12]
+
+
+def tile_key(generation: Generation, can_generate: bool) -> str | None:
+    """The cache key of a finished tile's HTML; None for a tile still in flight."""
+    memo: dict[bool, str | None] = generation.__dict__.setdefault("_tile_keys", {})
+    if can_generate not in memo:
+        memo[can_generate] = _tile_key(generation, can_generate)
+    return memo[can_generate]
+
+
+def _tile_key(generation: Generation, can_generate: bool) -> str | None:
+    if not generation.is_terminal:
+        return None
+    image = item_image(generation)
+    renditions = ""
+    review = "-"
+    if image is not None:
+        review = image.review_state
+        renditions = ",".join(f"{t.width}{t.sha256[:8]}" for t in image.thumbnails.all())
+    favourite = int(bool(getattr(generation, "is_favourite", False)))
+    digest = hashlib.sha256(
+        f"{generation.updated_at.timestamp():.6f}|{review}|{renditions}|{favourite}|"
+        f"{int(can_generate)}".encode()
+    ).hexdigest()[:24]
+    return f"tile:{_tile_template_version()}:{generation.public_id}:{digest}"
+
+
+def tiles_prefetch(request: HttpRequest, items: list[Generation], can_generate: bool) -> None:
+    """Read the cached HTML of a page's finished tiles in one round trip (``{% tile %}`` uses
+    it; a tile not found is rendered and stored)."""
+    keys = [key for g in items if (key := tile_key(g, can_generate)) is not None]
+    request._tile_html = cache.get_many(keys) if keys else {}  # type: ignore[attr-defined]
+
+
+@register.simple_tag(takes_context=True)
+def tile(context: Context, generation: Generation) -> SafeString:
+    """One grid tile: from the cache when it is finished and was rendered before."""
+    request = context["request"]
+    membership = context.get("membership")
+    can_generate = bool(membership and membership.can_generate)
+    partial = get_template(TILE_TEMPLATE).template  # type: ignore[attr-defined]
+    key = tile_key(generation, can_generate)
+    if key is None:
+        with context.push(g=generation):
+            fresh: str = partial.render(context)
+        return mark_safe(fresh)  # noqa: S308 (a template's autoescaped output)
+    prefetched: dict[str, str] = getattr(request, "_tile_html", {})
+    html = prefetched.get(key)
+    if html is None:
+        html = cache.get(key) if not hasattr(request, "_tile_html") else None
+    if html is None:
+        with context.push(g=generation, csrf_token=_CSRF_MARK, tile_next=_NEXT_MARK):
+            html = partial.render(context)
+        cache.set(key, html, TILE_TTL)
+    marks = getattr(request, "_tile_marks", None)
+    if marks is None:  # one token and one path per request, not one per tile
+        marks = request._tile_marks = (get_token(request), escape(request.get_full_path()))
+    html = html.replace(_CSRF_MARK, marks[0]).replace(_NEXT_MARK, marks[1])
+    return mark_safe(html)  # noqa: S308 (a template's autoescaped output, markers replaced)

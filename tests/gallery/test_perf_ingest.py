@@ -1,0 +1,211 @@
+"""Ingest near the floor (issue 15): one read and one decode per result, the grid renditions
+and the placeholder from it, the 1600 px preview made after on its own queue with the same
+bytes as before, and results ingested on a queue (and worker) of their own."""
+
+from __future__ import annotations
+
+import io
+import math
+import shlex
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from django.conf import settings
+from django.core.files.storage import storages
+from PIL import Image, ImageChops, ImageStat
+
+from gallery.accounts.models import User
+from gallery.generation import ingest
+from gallery.media import imaging
+from gallery.media.models import Thumbnail
+from gallery.media.renditions import EAGER_WIDTHS, PREVIEW_WIDTH, THUMBNAIL_WIDTHS
+from gallery.team.models import Team
+from tests.factories import make_item
+from tests.gallery.test_imaging import encode, textured
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def fixture_jpeg() -> bytes:
+    """A 2400x1800 photo-like JPEG: wider than the preview, decoded with DCT scaling."""
+    return encode(textured((2400, 1800)), "JPEG", quality=90)
+
+
+def old_path(data: bytes) -> tuple[imaging.ResultInfo, list[imaging.Thumbnail], str]:
+    """What ingest did before issue 15: inspect, three renditions, placeholder from WebP."""
+    info = imaging.result_inspect(data)
+    thumbnails = imaging.thumbnails_make(data, THUMBNAIL_WIDTHS)
+    return info, thumbnails, imaging.placeholder_make(thumbnails[0].data)
+
+
+def psnr(a: bytes, b: bytes) -> float:
+    first, second = Image.open(io.BytesIO(a)), Image.open(io.BytesIO(b))
+    assert first.size == second.size
+    diff = ImageChops.difference(first.convert("RGB"), second.convert("RGB"))
+    mse = sum(v * v for v in ImageStat.Stat(diff).rms) / 3
+    return math.inf if mse == 0 else 10 * math.log10(255**2 / mse)
+
+
+def test_result_ingest_reports_what_result_inspect_reports(fixture_jpeg: bytes) -> None:
+    result = imaging.result_ingest(fixture_jpeg, EAGER_WIDTHS)
+    info, _, _ = old_path(fixture_jpeg)
+    assert result.info == info
+
+
+def test_the_grid_renditions_have_the_old_sizes_and_look_the_same(fixture_jpeg: bytes) -> None:
+    result = imaging.result_ingest(fixture_jpeg, EAGER_WIDTHS)
+    _, old, old_placeholder = old_path(fixture_jpeg)
+    assert [(t.width, t.height) for t in result.thumbnails] == [(400, 300), (800, 600)]
+    for new, before in zip(result.thumbnails, old, strict=False):
+        assert (new.width, new.height) == (before.width, before.height)
+        assert new.format == "WEBP"
+        assert psnr(new.data, before.data) > 30  # same picture; bytes differ (one decode, reduce)
+    assert imaging.placeholder_colour(result.placeholder)  # a valid blurhash
+    assert len(result.placeholder) == len(old_placeholder)
+
+
+def test_the_preview_is_byte_identical_to_the_old_path(fixture_jpeg: bytes) -> None:
+    _, old, _ = old_path(fixture_jpeg)
+    (preview,) = imaging.thumbnails_make(fixture_jpeg, (PREVIEW_WIDTH,))
+    assert old[-1].width == PREVIEW_WIDTH
+    assert preview.data == old[-1].data
+
+
+def test_result_ingest_decodes_once_and_reads_once(
+    fixture_jpeg: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    decodes: list[tuple[int, int]] = []
+    reads: list[int] = []
+    decode, read = imaging._decode, imaging._read
+
+    def counting_decode(im: Any, fmt: Any, *, draft: tuple[int, int], subject: Any) -> None:
+        decode(im, fmt, draft=draft, subject=subject)
+        decodes.append(im.size)
+
+    def counting_read(source: Any, **kwargs: Any) -> bytes:
+        data = read(source, **kwargs)
+        reads.append(len(data))
+        return data
+
+    monkeypatch.setattr(imaging, "_decode", counting_decode)
+    monkeypatch.setattr(imaging, "_read", counting_read)
+    imaging.result_ingest(fixture_jpeg, EAGER_WIDTHS)
+    assert reads == [len(fixture_jpeg)]
+    assert decodes == [(1200, 900)]  # DCT-scaled for 800 px, not 2400x1800 nor 1200 for 1600
+
+
+def test_the_400_px_rendition_is_a_reduce_of_the_800(
+    fixture_jpeg: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reduced: list[int] = []
+    original = Image.Image.reduce
+
+    def counting(self: Image.Image, factor: Any, box: Any = None) -> Image.Image:
+        reduced.append(self.width)
+        return original(self, factor, box)
+
+    monkeypatch.setattr(Image.Image, "reduce", counting)
+    imaging.result_ingest(fixture_jpeg, EAGER_WIDTHS)
+    assert 800 in reduced
+
+
+@pytest.mark.parametrize("cut", [2, 5_000, 60_000])
+def test_result_ingest_still_refuses_a_truncated_result(fixture_jpeg: bytes, cut: int) -> None:
+    with pytest.raises(imaging.ImageRejected) as caught:
+        imaging.result_ingest(fixture_jpeg[:-cut], EAGER_WIDTHS)
+    assert caught.value.code in ("truncated", "damaged")
+
+
+def test_result_ingest_refuses_a_png_with_a_bad_checksum() -> None:
+    data = bytearray(encode(textured((64, 64)), "PNG"))
+    data[-20] ^= 0xFF  # inside the last IDAT chunk (its CRC no longer matches)
+    with pytest.raises(imaging.ImageRejected):
+        imaging.result_ingest(bytes(data), EAGER_WIDTHS)
+
+
+def test_a_small_result_gets_one_rendition_at_its_own_width() -> None:
+    result = imaging.result_ingest(encode(textured((300, 200)), "PNG"), EAGER_WIDTHS)
+    assert [(t.width, t.height) for t in result.thumbnails] == [(300, 200)]
+
+
+@pytest.mark.django_db
+def test_the_preview_task_adds_the_old_1600_px_rendition(
+    team: Team, member: User, media_storage: Path, fixture_jpeg: bytes
+) -> None:
+    generation = make_item(team, member, size=(2400, 1800), thumbnail_widths=(400, 800))
+    image = generation.image
+    storages["default"].save(image.file.name, io.BytesIO(fixture_jpeg))
+    before = generation.updated_at
+    ingest.image_preview_make(image_id=image.pk)
+    ingest.image_preview_make(image_id=image.pk)  # twice: nothing more
+    preview = Thumbnail.objects.get(image=image, width=PREVIEW_WIDTH)
+    assert (preview.width, preview.height) == (1600, 1200)
+    _, old, _ = old_path(fixture_jpeg)
+    assert (media_storage / preview.file.name).read_bytes() == old[-1].data
+    assert Thumbnail.objects.filter(image=image).count() == 3
+    generation.refresh_from_db()
+    assert generation.updated_at > before  # live pages pick up the new srcset
+
+
+@pytest.mark.django_db
+def test_the_preview_task_skips_an_image_no_wider_than_the_preview(
+    team: Team, member: User, media_storage: Path
+) -> None:
+    generation = make_item(team, member, size=(1600, 1600), thumbnail_widths=(400, 800))
+    ingest.image_preview_make(image_id=generation.image.pk)
+    assert Thumbnail.objects.filter(image=generation.image).count() == 2
+
+
+def test_results_have_a_queue_of_their_own_and_the_preview_a_low_priority_one() -> None:
+    routes = settings.CELERY_TASK_ROUTES
+    ingest_queue = settings.CELERY_INGEST_QUEUE
+    assert routes["gallery.tasks.generation_ingest"]["queue"] == ingest_queue
+    assert routes["gallery.tasks.generation_completed"]["queue"] == ingest_queue
+    assert routes["gallery.tasks.image_preview_make"]["queue"] == settings.CELERY_PREVIEW_QUEUE
+    assert "gallery.tasks.generation_submit" not in routes  # submissions stay on the default
+    names = {queue.name for queue in settings.CELERY_TASK_QUEUES}
+    preview_queue = settings.CELERY_PREVIEW_QUEUE
+    assert names == {settings.CELERY_TASK_DEFAULT_QUEUE, ingest_queue, preview_queue}
+
+
+def _queues(argv: list[str]) -> tuple[list[str], int]:
+    return argv[argv.index("-Q") + 1].split(","), int(argv[argv.index("--concurrency") + 1])
+
+
+def test_the_procfile_runs_an_ingest_worker_with_several_slots() -> None:
+    lines = dict(
+        line.split(":", 1)
+        for line in (ROOT / "Procfile").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    )
+    default = "${CELERY_QUEUE:-celery}"
+    ingest_queues, slots = _queues(shlex.split(lines["ingest"], posix=False))
+    assert ingest_queues == [f"{default}-ingest"] and slots > 1
+    worker_queues, _ = _queues(shlex.split(lines["worker"], posix=False))
+    assert worker_queues == [default, f"{default}-preview"]
+    run = (ROOT / "bin" / "run").read_text()
+    assert "worker ingest" in run
+
+
+def test_docker_compose_runs_an_ingest_worker_with_several_slots() -> None:
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    ingest_queues, slots = _queues(services["ingest"]["command"])
+    assert ingest_queues == ["celery-ingest"] and slots > 1
+    worker_queues, _ = _queues(services["worker"]["command"])
+    assert worker_queues == ["celery", "celery-preview"]
+
+
+def test_a_stored_image_s_preview_is_queued_after_the_ingest(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from gallery import tasks
+    from gallery.generation.lifecycle import Next
+
+    sent: list[int] = []
+    monkeypatch.setattr(tasks.image_preview_make, "delay", sent.append)
+    tasks._follow(tasks.generation_ingest, 1, Next(preview=42))
+    tasks._follow(tasks.generation_ingest, 1, Next.done())
+    assert sent == [42]

@@ -1,0 +1,128 @@
+"""Pages at speed (issue 15): the gallery view's query count, finished tiles' HTML from the
+cache (and changed when anything on the tile changes), thumbnail URLs without reverse()."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from gallery.accounts.models import User
+from gallery.browse.models import Favourite
+from gallery.browse.selectors import gallery_page
+from gallery.generation.models import GalleryImage, Generation
+from gallery.team.models import Membership, Team
+from gallery.templatetags.gallery_tags import thumbnail_url
+from tests.factories import make_item
+
+pytestmark = pytest.mark.django_db
+
+
+def _stable(html: str) -> str:
+    """A page without what changes on every request: nonces, CSRF tokens, the live stamp."""
+    for pattern in (
+        r'nonce="[^"]+"',
+        r'data-live-since="[^"]+"',
+        r'csrfmiddlewaretoken" value="[^"]+"',
+        r'"X-CSRFToken": "[^"]+"',
+    ):
+        html = re.sub(pattern, "", html)
+    return html
+
+
+@pytest.fixture
+def page_of_items(team: Team, member: User) -> list[Generation]:
+    items = [make_item(team, member, thumbnail_widths=(400, 800)) for _ in range(60)]
+    items.append(make_item(team, member, status="processing"))
+    failed = make_item(team, member, status="failed", error="Oxen said no.")
+    Generation.objects.filter(pk=failed.pk).update(upstream_status="succeeded")
+    items.append(failed)
+    return items
+
+
+def test_the_gallery_view_costs_at_most_four_queries(
+    member_client: Client, page_of_items: list[Generation]
+) -> None:
+    """Cold tiles (first view), cached tiles (second) and the infinite-scroll partial: the
+    user, the memberships, the team's members (the author filter) and the page's rows with
+    their renditions. The session comes from the cache when Redis is configured."""
+    scroll = {"HTTP_HX_REQUEST": "true"}
+    cursor = "/?cursor=9999999999.0_999999"
+    session = 0 if settings.REDIS_URL else 1
+    for url, headers in (("/", {}), ("/", {}), (cursor, scroll), (cursor, scroll)):
+        with CaptureQueriesContext(connection) as view:
+            response = member_client.get(url, **headers)
+        assert response.status_code == 200
+        assert b"Download failed" in response.content or "cursor" in url
+        queries = [q["sql"][:90] for q in view.captured_queries]
+        assert len(queries) <= 4 + session, queries
+        assert len([q for q in queries if "django_session" not in q]) <= 4, queries
+
+
+def test_sessions_live_in_the_cache_when_redis_is_configured() -> None:
+    if settings.REDIS_URL:
+        assert settings.SESSION_ENGINE == "django.contrib.sessions.backends.cached_db"
+    else:
+        assert settings.SESSION_ENGINE == "django.contrib.sessions.backends.db"
+
+
+def test_a_cached_page_is_the_same_html_as_a_fresh_one(
+    member_client: Client, page_of_items: list[Generation]
+) -> None:
+    cache.clear()
+    fresh = member_client.get("/").content.decode()
+    again = member_client.get("/").content.decode()
+    assert _stable(fresh) == _stable(again)
+    assert 'value="/"' in again  # the favourite form's "next": this page's own path
+    token = member_client.cookies[settings.CSRF_COOKIE_NAME].value
+    assert "@@tile" not in again and token  # every marker replaced
+
+
+def test_a_tile_changes_when_what_it_shows_changes(
+    member_client: Client, team: Team, member: User, page_of_items: list[Generation]
+) -> None:
+    cache.clear()
+    target = page_of_items[59]  # the newest finished one: on the first page
+    image = target.image
+    before = member_client.get("/").content.decode()
+    assert "fav-on" not in before
+    Favourite.objects.create(user=member, image=image)
+    assert member_client.get("/").content.decode().count("fav-on") == 1
+    Membership.objects.filter(user=member, team=team).update(role=Membership.Role.VIEWER)
+    viewer = member_client.get("/").content.decode()
+    assert "Share this image" not in viewer
+    GalleryImage.objects.filter(pk=image.pk).update(review_state="pending")
+    Generation.objects.filter(pk=target.pk).update(last_error="changed")
+    assert member_client.get("/").status_code == 200
+
+
+def test_thumbnail_urls_are_the_ones_reverse_would_build(team: Team, member: User) -> None:
+    generation = make_item(team, member, thumbnail_widths=(400, 800))
+    membership = Membership.objects.get(user=member, team=team)
+    [item] = gallery_page(membership).items
+    for thumb in item.image.thumbnails.all():
+        expected = reverse(
+            "media-thumbnail",
+            kwargs={
+                "public_id": generation.image.public_id,
+                "sha256": thumb.sha256,
+                "width": thumb.width,
+            },
+        )
+        assert thumbnail_url(item.image, thumb) == expected
+
+
+def test_the_page_s_renditions_come_with_its_rows(team: Team, member: User) -> None:
+    make_item(team, member, thumbnail_widths=(400, 800, 1600))
+    membership = Membership.objects.select_related("user", "team").get(user=member, team=team)
+    with CaptureQueriesContext(connection) as queries:
+        [item] = gallery_page(membership).items
+        widths = [t.width for t in item.image.thumbnails.all()]
+    assert widths == [400, 800, 1600]
+    assert len(queries.captured_queries) == 1
