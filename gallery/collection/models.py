@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import uuid
 
-from django.db import models
+from django.core.cache import cache
+from django.db import models, transaction
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 
 from gallery.accounts.models import User
 from gallery.generation.models import GalleryImage
@@ -61,3 +64,17 @@ class CollectionItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.collection_id}#{self.position}"
+
+
+# The gallery's "in collection" filter lists the team's collections on every gallery view; the
+# list is kept in the cache (no query per page, issue 15) and forgotten whenever a collection
+# is saved or deleted, from the app or the admin alike.
+CHOICES_KEY = "collection:choices:{team_id}"
+
+
+@receiver(post_save, sender=Collection)
+@receiver(post_delete, sender=Collection)
+def _choices_forget(sender: type[Collection], instance: Collection, **kwargs: object) -> None:
+    key = CHOICES_KEY.format(team_id=instance.team_id)
+    cache.delete(key)
+    transaction.on_commit(lambda: cache.delete(key))  # and once the change is visible

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.core.cache import cache
 from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
@@ -19,7 +20,7 @@ from gallery.browse.selectors import (
     tiles_unpacked,
 )
 from gallery.collection.access import collections_for
-from gallery.collection.models import Collection, CollectionItem
+from gallery.collection.models import CHOICES_KEY, Collection, CollectionItem
 from gallery.generation.models import GalleryImage, Generation
 from gallery.team.models import Membership
 
@@ -64,14 +65,23 @@ def collection_list(membership: Membership) -> list[Collection]:
     )
 
 
+CHOICES_TTL = 24 * 60 * 60
+
+
 def collection_choices(membership: Membership) -> list[tuple[str, str]]:
-    """(public id, name) of the team's collections, for the gallery's "in collection" filter."""
-    return [
-        (str(public_id), name)
-        for public_id, name in collections_for(membership)
-        .order_by("name", "id")
-        .values_list("public_id", "name")
-    ]
+    """(public id, name) of the team's collections, for the gallery's "in collection" filter:
+    from the cache, which ``models`` clears whenever a collection changes."""
+    key = CHOICES_KEY.format(team_id=membership.team_id)
+    choices: list[tuple[str, str]] | None = cache.get(key)
+    if choices is None:
+        choices = [
+            (str(public_id), name)
+            for public_id, name in collections_for(membership)
+            .order_by("name", "id")
+            .values_list("public_id", "name")
+        ]
+        cache.set(key, choices, CHOICES_TTL)
+    return choices
 
 
 def _in_collection(

@@ -16,6 +16,9 @@ from django.urls import reverse
 from gallery.accounts.models import User
 from gallery.browse.models import Favourite
 from gallery.browse.selectors import gallery_page
+from gallery.collection import services as collection_services
+from gallery.collection.models import Collection
+from gallery.collection.selectors import collection_choices
 from gallery.generation.models import GalleryImage, Generation
 from gallery.team.models import Membership, Team
 from gallery.templatetags.gallery_tags import thumbnail_url
@@ -55,6 +58,9 @@ def test_the_gallery_view_costs_at_most_four_queries(
     scroll = {"HTTP_HX_REQUEST": "true"}
     cursor = "/?cursor=9999999999.0_999999"
     session = 0 if settings.REDIS_URL else 1
+    # The "in collection" filter's list is read once per team and kept in the cache until a
+    # collection changes (test_the_collection_filter_list_follows_every_change).
+    collection_choices(Membership.objects.get(user__username="member"))
     for url, headers in (("/", {}), ("/", {}), (cursor, scroll), (cursor, scroll)):
         with CaptureQueriesContext(connection) as view:
             response = member_client.get(url, **headers)
@@ -63,6 +69,23 @@ def test_the_gallery_view_costs_at_most_four_queries(
         queries = [q["sql"][:90] for q in view.captured_queries]
         assert len(queries) <= 4 + session, queries
         assert len([q for q in queries if "django_session" not in q]) <= 4, queries
+
+
+def test_the_collection_filter_list_follows_every_change(
+    member_client: Client, team: Team, member: User
+) -> None:
+    """The cached list of the team's collections (the gallery's filter) is forgotten when a
+    collection is made, renamed or deleted, from the app or the admin."""
+    membership = Membership.objects.get(user=member, team=team)
+    assert collection_choices(membership) == []
+    made = collection_services.collection_create(membership=membership, name="Spring")
+    assert collection_choices(membership) == [(str(made.public_id), "Spring")]
+    Collection.objects.filter(pk=made.pk).first().save()  # an admin save, say
+    made.name = "Spring campaign"
+    made.save()
+    assert "Spring campaign" in member_client.get("/").content.decode()
+    made.delete()
+    assert collection_choices(membership) == []
 
 
 def test_sessions_live_in_the_cache_when_redis_is_configured() -> None:
