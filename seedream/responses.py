@@ -137,6 +137,8 @@ class Pricing:
 
     method: str | None
     cost_per_image: Decimal | None
+    # Optional: price by quality, then resolution tier ({"high": {"4K": 1.47}}), contract §6.
+    cost_per_image_grid: Mapping[str, Mapping[str, Decimal]] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -321,6 +323,7 @@ def parse_model(body: object) -> Model:
         pricing=Pricing(
             method=_opt_str(pricing_obj, "method"),
             cost_per_image=parse_decimal(pricing_obj.get("cost_per_image"), "cost_per_image"),
+            cost_per_image_grid=parse_price_grid(pricing_obj.get("cost_per_image_grid")),
         ),
         request_schema=schema if isinstance(schema, dict) else None,
         raw=data,
@@ -338,6 +341,26 @@ def parse_commit(body: object) -> Commit | None:
         message=_opt_str(commit, "message"),
         timestamp=_opt_str(commit, "timestamp"),
     )
+
+
+def parse_price_grid(value: object) -> dict[str, dict[str, Decimal]] | None:
+    """``pricing.cost_per_image_grid``: quality → resolution tier → price. Optional and loosely
+    specified, so anything that is not such a mapping of amounts is left out, never an error
+    (the flat ``cost_per_image`` still prices the image)."""
+    if not isinstance(value, dict):
+        return None
+    grid: dict[str, dict[str, Decimal]] = {}
+    for quality, tiers in value.items():
+        if not isinstance(quality, str) or not isinstance(tiers, dict):
+            continue
+        for tier, price in tiers.items():
+            try:
+                amount = parse_decimal(price, "cost_per_image_grid")
+            except MalformedResponseError:
+                continue
+            if isinstance(tier, str) and amount is not None and amount >= 0:
+                grid.setdefault(quality, {})[tier] = amount
+    return grid or None
 
 
 def parse_decimal(value: object, name: str) -> Decimal | None:

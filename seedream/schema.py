@@ -122,7 +122,13 @@ class ShapedRequest:
 class RequestSchema:
     """A model's JSON request schema with Oxen's extensions (``x-order``, ``x-hidden``, ...)."""
 
-    def __init__(self, raw: Mapping[str, Any], *, cost_per_image: Decimal | None = None) -> None:
+    def __init__(
+        self,
+        raw: Mapping[str, Any],
+        *,
+        cost_per_image: Decimal | None = None,
+        cost_per_image_grid: Mapping[str, Mapping[str, Decimal]] | None = None,
+    ) -> None:
         properties = raw.get("properties")
         self.raw: dict[str, Any] = dict(raw)
         self.properties: dict[str, dict[str, Any]] = {
@@ -139,17 +145,52 @@ class RequestSchema:
             b for b in (basic if isinstance(basic, list) else ()) if isinstance(b, str)
         )
         self.cost_per_image = cost_per_image
+        self.cost_per_image_grid = {
+            quality: dict(tiers) for quality, tiers in (cost_per_image_grid or {}).items()
+        }
 
     @classmethod
     def from_model(cls, model: Model) -> RequestSchema:
         """The schema of a model object, with its price; an empty schema if it has none."""
-        return cls(model.request_schema or {}, cost_per_image=model.pricing.cost_per_image)
+        return cls(
+            model.request_schema or {},
+            cost_per_image=model.pricing.cost_per_image,
+            cost_per_image_grid=model.pricing.cost_per_image_grid,
+        )
+
+    def price_for(self, parameters: Mapping[str, Any]) -> Decimal | None:
+        """The price of one image made with ``parameters``: the grid's price for its size
+        tier ("2K", "4K") when the model publishes one (the highest over qualities, since the
+        request does not choose a quality: an estimate errs above the bill), else the flat
+        ``cost_per_image``; None when the model states no price."""
+        tier = parameters.get("size")
+        if tier is None:
+            tier = self.properties.get("size", {}).get("default")
+        prices = [
+            tiers[tier]
+            for tiers in self.cost_per_image_grid.values()
+            if isinstance(tier, str) and tier in tiers
+        ]
+        return max(prices) if prices else self.cost_per_image
+
+    def prices_by_size(self) -> dict[str, Decimal]:
+        """The price of one image for each size the schema offers (the form's estimate)."""
+        sizes = self.properties.get("size", {}).get("enum") or []
+        return {
+            size: price
+            for size in sizes
+            if isinstance(size, str) and (price := self.price_for({"size": size})) is not None
+        }
 
     def as_json(self) -> JSONObject:
-        """A JSON-safe snapshot (schema and price) to store as the last good schema, so a
+        """A JSON-safe snapshot (schema and prices) to store as the last good schema, so a
         form can still render and submits still validate while Oxen is unreachable."""
         cost = None if self.cost_per_image is None else str(self.cost_per_image)
-        return {"request_schema": self.raw, "cost_per_image": cost}
+        grid: JSONObject = {
+            quality: {tier: str(price) for tier, price in tiers.items()}
+            for quality, tiers in self.cost_per_image_grid.items()
+        }
+        return {"request_schema": self.raw, "cost_per_image": cost, "cost_per_image_grid": grid}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> RequestSchema:
@@ -157,7 +198,18 @@ class RequestSchema:
         raw, cost = data.get("request_schema"), data.get("cost_per_image")
         if not isinstance(raw, Mapping) or not isinstance(cost, str | None):
             raise ValueError("not a stored request schema")
-        return cls(raw, cost_per_image=None if cost is None else Decimal(cost))
+        grid = data.get("cost_per_image_grid") or {}  # absent in copies stored before it
+        if not isinstance(grid, Mapping):
+            raise ValueError("not a stored request schema")
+        return cls(
+            raw,
+            cost_per_image=None if cost is None else Decimal(cost),
+            cost_per_image_grid={
+                str(quality): {str(tier): Decimal(str(price)) for tier, price in tiers.items()}
+                for quality, tiers in grid.items()
+                if isinstance(tiers, Mapping)
+            },
+        )
 
     # -- reference fields ----------------------------------------------------------------------
 

@@ -91,7 +91,7 @@ def generation_request_create(
         team=team,
         member=author,
         images=batch_size,
-        cost_per_image=schema.cost_per_image,
+        cost_per_image=schema.price_for(parameters),
         locked=False,
     )
     try:
@@ -138,7 +138,10 @@ def _request_create(
         # First, with the team's budget row locked until commit: refused (BudgetExceeded)
         # before anything is created, or held for approval, or reserved with the rows below.
         decision = budget_check(
-            team=team, member=author, images=batch_size, cost_per_image=schema.cost_per_image
+            team=team,
+            member=author,
+            images=batch_size,
+            cost_per_image=schema.price_for(parameters),
         )
         request = GenerationRequest.objects.create(
             team=team,

@@ -125,8 +125,16 @@ class GenerateForm(forms.Form):
         batch = _batch(
             self.data.get("batch_size") if self.is_bound else self.initial.get("batch_size")
         )
-        per_image = self.schema.cost_per_image if self.schema else None
+        per_image = self.price_per_image()
         return (per_image * batch if per_image is not None else None), batch
+
+    def price_per_image(self) -> Decimal | None:
+        """One image's price at the size as entered (the schema's default size otherwise)."""
+        if self.schema is None:
+            return None
+        field = PARAM_PREFIX + "size"
+        size = self.data.get(field) if self.is_bound else self.initial.get(field)
+        return self.schema.price_for({"size": size} if isinstance(size, str) and size else {})
 
 
 def _batch(value: object) -> int:

@@ -124,12 +124,12 @@ def generation_retry(*, generation_id: int, by: User | None = None) -> Generatio
 
 
 def _price(model: str, generation: Generation) -> Decimal | None:
-    """The live (or stored) schema's price per image for ``model``; while neither can be had,
-    what this request's images were reserved at (None if nothing says: the check then refuses
-    only if a money limit applies)."""
+    """The live (or stored) schema's price per image for ``model`` at this request's size;
+    while neither can be had, what this request's images were reserved at (None if nothing
+    says: the check then refuses only if a money limit applies)."""
     read = oxen.schema_read(model=model, timeout=oxen.FORM_SCHEMA_TIMEOUT, store=False)
     if read.schema is not None:
-        return read.schema.cost_per_image
+        return read.schema.price_for(generation.request.parameters)
     return (
         Reservation.objects.filter(generation__request_id=generation.request_id)
         .values_list("estimate", flat=True)

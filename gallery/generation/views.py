@@ -194,7 +194,8 @@ def generate(request: HttpRequest) -> HttpResponse:
         "live_since": f"{timezone.now().timestamp():.6f}",
         "cost": cost,
         "images": images,
-        "cost_per_image": schema.cost_per_image if schema else None,
+        "cost_per_image": form.price_per_image(),
+        "prices_by_size": {k: str(v) for k, v in schema.prices_by_size().items()} if schema else {},
         "budget": budget_summary(membership),
     }
     response = render(request, "generation/generate.html", context, status=status)

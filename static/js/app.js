@@ -346,14 +346,25 @@
       item.setAttribute("aria-pressed", "true");
     });
 
-    // Estimated cost, as the batch size changes.
+    // Estimated cost, as the batch size or the size changes (a model may price 4K higher).
     var cost = form.querySelector("[data-cost]");
     var perImage = cost && parseFloat(cost.getAttribute("data-cost-per-image"));
+    var bySize = {};
+    ((cost && cost.getAttribute("data-cost-by-size")) || "").split(";").forEach(function (pair) {
+      var parts = pair.split("=");
+      if (parts.length === 2) bySize[parts[0]] = parseFloat(parts[1]);
+    });
+    var money = function (amount) { return "$" + (amount >= 0.01 ? amount.toFixed(2) : String(amount)); };
     form.addEventListener("change", function (event) {
-      if (event.target.name !== "batch_size" || !perImage) return;
-      var count = parseInt(event.target.value, 10) || 1;
-      var total = perImage * count;
-      cost.querySelector("[data-cost-total]").textContent = "$" + (total >= 0.01 ? total.toFixed(2) : String(total));
+      var name = event.target.name;
+      if ((name !== "batch_size" && name !== "p_size") || !perImage) return;
+      if (name === "p_size" && bySize[event.target.value] !== undefined) {
+        perImage = bySize[event.target.value];
+        cost.querySelector("[data-cost-each]").textContent = money(perImage);
+      }
+      var batch = form.querySelector("[name=batch_size]:checked") || form.querySelector("[name=batch_size]");
+      var count = parseInt(batch && batch.value, 10) || 1;
+      cost.querySelector("[data-cost-total]").textContent = money(perImage * count);
       cost.querySelector("[data-cost-count]").textContent = count;
     });
     refreshCount();

@@ -432,3 +432,67 @@ def test_the_migration_puts_what_oxen_already_billed_in_the_ledger(
     assert (rows[billed.pk].amount, rows[billed.pk].billed) == (PRICE, True)
     assert (rows[unknown.pk].amount, rows[unknown.pk].billed) == (0, False)
     assert {r.state for r in rows.values()} == {"charged"}
+
+
+# -- prices by size ------------------------------------------------------------------------------
+
+
+def _grid_schema(model: str) -> Any:
+    from gallery.oxen import get_schema
+    from seedream.schema import RequestSchema
+
+    live = get_schema(model=model)
+    return RequestSchema(
+        live.raw,
+        cost_per_image=live.cost_per_image,
+        cost_per_image_grid={"high": {"4K": PRICE * 2}},
+    )
+
+
+def test_a_model_that_prices_4k_higher_reserves_and_refuses_at_the_4k_price(
+    oxen_sim: Simulator, team: Team, member: User, settings: Any
+) -> None:
+    from gallery.generation.create import generation_request_create
+
+    schema = _grid_schema(settings.OXEN_MODEL)
+    _budget(team, monthly_limit=PRICE * 3)
+
+    def make(size: str) -> GenerationRequest:
+        return generation_request_create(
+            team=team,
+            author=member,
+            prompt="a lighthouse at dusk",
+            parameters={"size": size},
+            references=[],
+            batch_size=2,
+            schema=schema,
+            model=settings.OXEN_MODEL,
+        )
+
+    with pytest.raises(BudgetExceeded, match=r"2 images would cost \$0.16"):
+        make("4K")
+    made = make("2K")  # the flat price: 2 x $0.04 fits
+    assert {r.estimate for r in Reservation.objects.filter(generation__request=made)} == {PRICE}
+
+
+def test_the_form_estimates_at_the_price_of_the_size_chosen(
+    oxen_sim: Simulator, member_client: Client, settings: Any
+) -> None:
+    from django.core.cache import cache
+
+    from gallery.generation.models import StoredSchema
+    from gallery.oxen import _SCHEMA_FAILURE_KEY
+
+    schema = _grid_schema(settings.OXEN_MODEL)
+    StoredSchema.objects.update_or_create(
+        model=settings.OXEN_MODEL,
+        defaults={"schema": schema.as_json(), "fetched_at": timezone.now()},
+    )
+    cache.set(_SCHEMA_FAILURE_KEY.format(model=settings.OXEN_MODEL), True)  # Oxen is down
+    page = member_client.get("/generate/").content.decode()
+    assert 'data-cost-by-size="2K=0.04;4K=0.08"' in page
+    # A form sent back (no prompt) keeps its size and batch, and prices them: 3 x the 4K price.
+    refused = member_client.post("/generate/", {"prompt": "", "batch_size": "3", "p_size": "4K"})
+    html = refused.content.decode()
+    assert refused.status_code == 422
+    assert "Estimated cost <output data-cost-total>$0.24</output>" in html

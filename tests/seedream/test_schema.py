@@ -282,3 +282,44 @@ def test_schema_validation_error_message_lists_each_problem_for_users():
 
     assert "size: must be one of 2K, 4K" in error.user_message
     assert "prompt: required" in str(error)
+
+
+# -- prices by size (issue 11) ---------------------------------------------------------------------
+
+
+def _priced(grid: object) -> RequestSchema:
+    body = model_body(copy.deepcopy(CURRENT_SCHEMA))
+    body["pricing"]["cost_per_image_grid"] = grid
+    return RequestSchema.from_model(parse_model(body))
+
+
+def test_a_price_grid_prices_each_size_and_the_flat_price_covers_the_rest() -> None:
+    schema = _priced({"standard": {"4K": "0.06"}, "high": {"4K": 0.08, "2K": "0.05"}})
+    assert schema.price_for({"size": "4K"}) == Decimal("0.08")  # the highest quality's price
+    assert schema.price_for({"size": "2K"}) == Decimal("0.05")
+    assert schema.price_for({"size": "1K"}) == Decimal("0.04")  # not in the grid: flat price
+    default = CURRENT_SCHEMA["properties"]["size"]["default"]
+    assert schema.price_for({}) == schema.price_for({"size": default})
+    assert schema.prices_by_size() == {
+        size: schema.price_for({"size": size})
+        for size in CURRENT_SCHEMA["properties"]["size"]["enum"]
+    }
+
+
+def test_without_a_grid_every_size_costs_the_flat_price() -> None:
+    schema = _priced(None)
+    assert schema.price_for({"size": "4K"}) == schema.price_for({"size": "2K"}) == Decimal("0.04")
+
+
+def test_a_malformed_grid_is_ignored_not_an_error() -> None:
+    schema = _priced({"high": {"4K": "lots", "2K": -1}, "odd": [1, 2], "7": "x"})
+    assert schema.cost_per_image_grid == {}
+    assert schema.price_for({"size": "4K"}) == Decimal("0.04")
+
+
+def test_the_stored_copy_keeps_the_grid_and_older_copies_still_load() -> None:
+    schema = _priced({"high": {"4K": "0.08"}})
+    again = RequestSchema.from_json(schema.as_json())
+    assert again.price_for({"size": "4K"}) == Decimal("0.08")
+    older = {k: v for k, v in schema.as_json().items() if k != "cost_per_image_grid"}
+    assert RequestSchema.from_json(older).price_for({"size": "4K"}) == Decimal("0.04")
