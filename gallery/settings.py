@@ -137,6 +137,7 @@ AXES_RESET_ON_SUCCESS = True
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_CLIENT_IP_CALLABLE = "gallery.http.client_ip"  # X-Forwarded-For only from our own proxy
 AXES_LOCKOUT_CALLABLE = "gallery.accounts.views.login_locked_out"
+AXES_USERNAME_CALLABLE = "gallery.accounts.selectors.login_username"  # cut to 150 characters
 AXES_DISABLE_ACCESS_LOG = True  # failures are what is counted; successful logins are not kept
 AXES_ENABLE_ADMIN = False  # gallery.accounts.admin registers the attempts, for superusers only
 # Not stored with an attempt's form data: the password (always), and ?next=, which can hold

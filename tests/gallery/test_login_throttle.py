@@ -118,3 +118,16 @@ def test_a_forged_forwarded_for_header_does_not_reset_the_count(
         HTTP_X_FORWARDED_FOR="10.9.9.9",
     )
     assert locked.status_code == 429
+
+
+@pytest.mark.parametrize("path", LOGIN_PAGES)
+def test_a_username_longer_than_any_account_is_an_ordinary_failed_login(
+    path: str, make_user: Callable[..., User], settings: Any
+) -> None:
+    """Found by the fuzz test: a 300-character username was a DataError (500) on PostgreSQL,
+    axes storing it in a 255-character column. It is counted under its first 150."""
+    long_name = "x" * 300
+    for n in range(settings.AXES_FAILURE_LIMIT - 1):
+        assert _attempt(path, long_name, "guess", f"198.51.100.{n + 1}").status_code == 200
+    # Counted as one username: the next failure from a new address locks it.
+    _assert_locked(_attempt(path, long_name + "y", "guess", "198.51.100.200"), settings)
