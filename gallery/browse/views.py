@@ -149,7 +149,9 @@ def filter_form(request: HttpRequest, membership: Membership) -> FilterForm:
         request.GET,
         members=team_members(membership),
         sizes=SIZES,
-        collections=collection_choices(membership),
+        # Only the asked-for collection is read (none when the filter is off: the gallery page
+        # stays at four queries); the collections pages link here with ?collection=<id>.
+        collections=collection_choices(membership, request.GET.get("collection", "")),
     )
 
 

@@ -4,6 +4,7 @@ tiles), the collections an image is in."""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
 from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
@@ -64,12 +65,17 @@ def collection_list(membership: Membership) -> list[Collection]:
     )
 
 
-def collection_choices(membership: Membership) -> list[tuple[str, str]]:
-    """(public id, name) of the team's collections, for the gallery's "in collection" filter."""
+def collection_choices(membership: Membership, public_id: str) -> list[tuple[str, str]]:
+    """(public id, name) of the team's collection ``public_id`` (none for another team's, a
+    malformed id or ""), the one choice the gallery's "in collection" filter offers."""
+    try:
+        wanted = uuid.UUID(public_id)
+    except ValueError:
+        return []
     return [
-        (str(public_id), name)
-        for public_id, name in collections_for(membership)
-        .order_by("name", "id")
+        (str(found), name)
+        for found, name in collections_for(membership)
+        .filter(public_id=wanted)
         .values_list("public_id", "name")
     ]
 
