@@ -283,9 +283,12 @@ def test_gallery_filter_in_collection(
     collection_services.collection_add(
         membership=membership, collection=collection, images=[made[0].image, made[2].image]
     )
-    html = member_client.get("/").text
-    assert f'<option value="{collection.public_id}">Picks</option>' in html
+    listing = member_client.get("/collections/").text
+    assert f'href="/?collection={collection.public_id}"' in listing
+    gallery = member_client.get("/").text  # the filter offers every collection of the team
+    assert f'<option value="{collection.public_id}">Picks</option>' in gallery
     filtered = member_client.get("/", {"collection": collection.public_id}).text
+    assert f'<option value="{collection.public_id}" selected>Picks</option>' in filtered
     assert tile_ids(filtered) == [str(made[2].public_id), str(made[0].public_id)]
 
 
