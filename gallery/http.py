@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import ipaddress
+from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
 from django.urls import reverse
+from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django_htmx.middleware import HtmxDetails
 
@@ -16,6 +19,17 @@ class HtmxRequest(HttpRequest):
     request (``HX-Request: true``), so a view can answer with a fragment instead of a page."""
 
     htmx: HtmxDetails
+
+
+def dialog_render(
+    request: HtmxRequest, template: str, context: dict[str, Any], *, status: int = 200
+) -> HttpResponse:
+    """A page that is also a dialog: the whole page, or for htmx only its ``#dialog`` partial
+    (the share and add-to-collection dialogs); varies on HX-Request so caches keep both."""
+    name = f"{template}#dialog" if request.htmx else template
+    response = render(request, name, context, status=status)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
 
 
 def client_ip(request: HttpRequest) -> str | None:

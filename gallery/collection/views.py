@@ -10,7 +10,6 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from gallery.browse.access import access_image, chosen_images
@@ -29,7 +28,7 @@ from gallery.collection.selectors import (
 )
 from gallery.errors import ApplicationError, form_add_error
 from gallery.generation.models import GalleryImage
-from gallery.http import HtmxRequest
+from gallery.http import HtmxRequest, dialog_render
 from gallery.team.access import require_membership
 from gallery.team.models import Membership
 
@@ -143,16 +142,6 @@ def _chosen(membership: Membership, data: QueryDict) -> list[GalleryImage]:
     return images
 
 
-def _dialog(
-    request: HtmxRequest, template: str, context: dict[str, Any], *, status: int = 200
-) -> HttpResponse:
-    """The whole page, or (for htmx) only the part the dialog shows."""
-    name = f"{template}#dialog" if request.htmx else template
-    response = render(request, name, context, status=status)
-    patch_vary_headers(response, ["HX-Request"])
-    return response
-
-
 @login_required
 @require_http_methods(["GET", "POST"])
 def collection_add(request: HtmxRequest) -> HttpResponse:
@@ -195,10 +184,10 @@ def collection_add(request: HtmxRequest) -> HttpResponse:
             if not request.htmx:
                 messages.success(request, text)
                 return redirect("collection", public_id=collection.public_id)
-            return _dialog(
+            return dialog_render(
                 request, "collection/added.html", {"collection": collection, "text": text}
             )
-    return _dialog(
+    return dialog_render(
         request,
         "collection/add.html",
         {"form": form, "images": images, "error": error},

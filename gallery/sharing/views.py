@@ -16,7 +16,6 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from gallery.browse import services as browse_services
@@ -25,7 +24,7 @@ from gallery.collection.access import access_collection
 from gallery.collection.selectors import collection_images
 from gallery.errors import ApplicationError, form_add_error
 from gallery.generation.models import GalleryImage
-from gallery.http import HtmxRequest, client_ip
+from gallery.http import HtmxRequest, client_ip, dialog_render
 from gallery.media import renditions
 from gallery.media import views as media_views
 from gallery.sharing import access as sharing_access
@@ -63,16 +62,6 @@ def _chosen_images(membership: Membership, data: QueryDict) -> list[GalleryImage
             f"{verb} no image yet."
         )
     return images
-
-
-def _render(
-    request: HtmxRequest, template: str, context: dict[str, Any], *, status: int = 200
-) -> HttpResponse:
-    """The whole page, or (for htmx) only the part the share dialog shows."""
-    name = f"{template}#dialog" if request.htmx else template
-    response = render(request, name, context, status=status)
-    patch_vary_headers(response, ["HX-Request"])
-    return response
 
 
 def _link_context(link: ShareLink, **extra: Any) -> dict[str, Any]:
@@ -121,14 +110,14 @@ def link_new(request: HtmxRequest) -> HttpResponse:
         except ApplicationError as exc:
             form_add_error(form, exc)
         else:
-            response = _render(
+            response = dialog_render(
                 request,
                 "sharing/link.html",
                 _link_context(created.link, created=True, edit_form=_edit_form(created.link)),
             )
             response["Cache-Control"] = "no-store"  # the address is in it
             return response
-    return _render(
+    return dialog_render(
         request,
         "sharing/link_new.html",
         {
@@ -163,7 +152,7 @@ def link_detail(request: HtmxRequest, public_id: str) -> HttpResponse:
     """A link again: its address to copy (and as a QR code), its use, and its settings."""
     membership = require_membership(request, generate=True)
     link = sharing_access.access_link_to_manage(membership, public_id)
-    response = _render(
+    response = dialog_render(
         request, "sharing/link.html", _link_context(link, edit_form=_edit_form(link))
     )
     response["Cache-Control"] = "no-store"
@@ -188,7 +177,7 @@ def link_edit(request: HtmxRequest, public_id: str) -> HttpResponse:
                 messages.success(request, "Link updated. Its address stays the same.")
                 return redirect("share-link", public_id=link.public_id)
             form = _edit_form(link)
-    response = _render(
+    response = dialog_render(
         request,
         "sharing/link.html",
         _link_context(link, edit_form=form, saved=saved),
