@@ -118,7 +118,9 @@ def _time(args: argparse.Namespace, GenerationRequest: Any, Membership: Any, fil
             .filter(prompt_vector=SearchQuery(text, config="english", search_type="websearch"))
         )
         return list(
-            selectors._tiles(queryset, membership.user_id).order_by("-created_at", "-id")[:61]
+            selectors.gallery_tiles(queryset, membership.user_id).order_by("-created_at", "-id")[
+                :61
+            ]
         )
 
     def now(text: str) -> object:
