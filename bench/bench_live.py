@@ -29,7 +29,6 @@ import argparse
 import os
 import platform
 import shlex
-import socket
 import statistics
 import subprocess
 import sys
@@ -48,6 +47,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.fresh_database import fresh_database  # noqa: E402
+from bench.servers import free_port  # noqa: E402
 
 IN_FLIGHT = 4
 POLL_SECONDS = 2.0
@@ -96,12 +96,6 @@ def _fill(browsers: int) -> tuple[list[str], list[str]]:
     return keys, running
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @dataclass
 class Server:
     url: str
@@ -115,7 +109,7 @@ class Server:
 
 
 def _serve(env: dict[str, str], threads: int, settings: str) -> Server:
-    port = _free_port()
+    port = free_port()
     log = Path(tempfile.mkstemp(prefix="bench-live-access-", suffix=".log")[1])
     args = [
         sys.executable, "-m", "gunicorn", "gallery.wsgi",

@@ -22,39 +22,21 @@ import csv
 import os
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import httpx
-
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.fresh_database import fresh_database  # noqa: E402
+from bench.servers import free_port, wait_until_up  # noqa: E402
 
 SECRET = "bench-locust-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"  # noqa: S105
 API_KEY = "bench-locust-simulator-key"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait(url: str) -> None:
-    for _ in range(300):
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{url} never answered")
 
 
 def _fill(items: int) -> list[str]:
@@ -119,7 +101,7 @@ def main() -> None:
 
     database = fresh_database(options.database_url, prefix="bench-locust-")
     var = Path(tempfile.mkdtemp(prefix="bench-locust-var-"))
-    sim_port, web_port = _free_port(), _free_port()
+    sim_port, web_port = free_port(), free_port()
     env = {
         **{k: v for k, v in os.environ.items() if k not in ("OXEN_API_KEY", "CELERY_QUEUE")},
         "DATABASE_URL": database,
@@ -173,7 +155,7 @@ def main() -> None:
     host = f"http://127.0.0.1:{web_port}"
     out = var / "locust"
     try:
-        _wait(f"{host}/healthz")
+        wait_until_up(f"{host}/healthz", seconds=30.0)
         before = _cpu_seconds(processes["web"].pid)
         started = time.perf_counter()
         subprocess.run(

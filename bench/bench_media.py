@@ -30,11 +30,9 @@ import re
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from string import Template
 
@@ -45,25 +43,10 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.fresh_database import fresh_database  # noqa: E402
+from bench.servers import free_port, wait_until_up  # noqa: E402
 
 SECRET = "bench-media-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"  # noqa: S105
 PROXY_SECRET = "bench-media-proxy-secret"  # noqa: S105
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait(url: str) -> None:
-    for _ in range(200):
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{url} never answered")
 
 
 def _fill(media: Path) -> tuple[str, str, bytes]:
@@ -100,7 +83,7 @@ def _fill(media: Path) -> tuple[str, str, bytes]:
 
 def _nginx(prefix: Path, media: Path, web_port: int) -> tuple[subprocess.Popen[bytes], int, int]:
     binary = shutil.which("nginx") or "/usr/sbin/nginx"
-    static_port, proxy_port = _free_port(), _free_port()
+    static_port, proxy_port = free_port(), free_port()
     proxy = Template((ROOT / "deploy/nginx/gallery.conf.template").read_text()).safe_substitute(
         THUMBNAIL_PROXY_SECRET=PROXY_SECRET,
         MEDIA_ROOT=str(media),
@@ -190,7 +173,7 @@ def main() -> None:
 
     connection.close()
 
-    port = _free_port()
+    port = free_port()
     gunicorn = [
         sys.executable, "-m", "gunicorn", "gallery.wsgi", "--bind", f"127.0.0.1:{port}",
         "--workers", "2", "--threads", "4", "--graceful-timeout", "2",
@@ -199,7 +182,7 @@ def main() -> None:
         gunicorn, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     # The same app without the WSGI wrapper: the Django middleware answers signed URLs.
-    bare_port = _free_port()
+    bare_port = free_port()
     bare = [
         *gunicorn[:3],
         "gallery.wsgi:django_application",
@@ -218,9 +201,9 @@ def main() -> None:
         f"http://127.0.0.1:{proxy_port}",
     )
     try:
-        _wait(f"{app}/healthz")
-        _wait(f"http://127.0.0.1:{bare_port}/healthz")
-        _wait(f"{static}/")
+        wait_until_up(f"{app}/healthz", seconds=20.0)
+        wait_until_up(f"http://127.0.0.1:{bare_port}/healthz", seconds=20.0)
+        wait_until_up(f"{static}/", seconds=20.0)
         name = new.split("?")[0].removeprefix("/media/s/")
         urls = {
             "before: access-checked view (session)": (f"{app}{old}", f"Cookie: {cookie}"),

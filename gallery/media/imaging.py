@@ -400,19 +400,9 @@ def result_inspect(
     catches a truncated file); PNG chunk CRCs are verified too. Raises `ImageRejected` with
     `code="truncated"` for a file cut short (worth downloading again), and a readable message.
     """
-    if ImageFile.LOAD_TRUNCATED_IMAGES:
-        msg = "PIL.ImageFile.LOAD_TRUNCATED_IMAGES is True; truncated results would be accepted"
-        raise RuntimeError(msg)
     subject = _Subject.RESULT
-    data = _read(source, max_bytes=max_bytes, subject=subject)
-    if (sniffed := sniff_format(data)) and _cut_short(data, sniffed):
-        raise _rejected("truncated", subject)  # before libwebp, which only says "can't decode"
-    im, fmt = _open(data, max_pixels=max_pixels, subject=subject)
+    data, im, fmt = _result_open(source, max_bytes=max_bytes, max_pixels=max_pixels)
     size = im.size
-    if fmt == "PNG":
-        with _decoding(subject):
-            im.verify()  # every chunk CRC; verify() leaves the image unusable, so reopen
-        im, _ = _open(data, max_pixels=max_pixels, subject=subject)
     orientation = _orientation(im, fmt, subject)
     _decode(im, fmt, draft=(1, 1), subject=subject)
     width, height = _displayed(size, orientation)
@@ -468,6 +458,27 @@ class IngestedResult:
     placeholder: str
 
 
+def _result_open(
+    source: ImageSource, *, max_bytes: int, max_pixels: int
+) -> tuple[bytes, ImageFile.ImageFile, ImageFormat]:
+    """A result's bytes and its opened (not yet decoded) image, after the checks both
+    `result_inspect` and `result_ingest` make: the byte cap, the end marker, the pixel cap from
+    the header and, for a PNG, every chunk CRC."""
+    if ImageFile.LOAD_TRUNCATED_IMAGES:
+        msg = "PIL.ImageFile.LOAD_TRUNCATED_IMAGES is True; truncated results would be accepted"
+        raise RuntimeError(msg)
+    subject = _Subject.RESULT
+    data = _read(source, max_bytes=max_bytes, subject=subject)
+    if (sniffed := sniff_format(data)) and _cut_short(data, sniffed):
+        raise _rejected("truncated", subject)  # before libwebp, which only says "can't decode"
+    im, fmt = _open(data, max_pixels=max_pixels, subject=subject)
+    if fmt == "PNG":
+        with _decoding(subject):
+            im.verify()  # every chunk CRC; verify() leaves the image unusable, so reopen
+        im, _ = _open(data, max_pixels=max_pixels, subject=subject)
+    return data, im, fmt
+
+
 def result_ingest(
     source: ImageSource,
     widths: Sequence[int],
@@ -488,18 +499,8 @@ def result_ingest(
     if not widths or min(widths) < 1:
         msg = f"widths must be positive, got {widths!r}"
         raise ValueError(msg)
-    if ImageFile.LOAD_TRUNCATED_IMAGES:
-        msg = "PIL.ImageFile.LOAD_TRUNCATED_IMAGES is True; truncated results would be accepted"
-        raise RuntimeError(msg)
     subject = _Subject.RESULT
-    data = _read(source, max_bytes=max_bytes, subject=subject)
-    if (sniffed := sniff_format(data)) and _cut_short(data, sniffed):
-        raise _rejected("truncated", subject)
-    im, fmt = _open(data, max_pixels=max_pixels, subject=subject)
-    if fmt == "PNG":
-        with _decoding(subject):
-            im.verify()
-        im, _ = _open(data, max_pixels=max_pixels, subject=subject)
+    data, im, fmt = _result_open(source, max_bytes=max_bytes, max_pixels=max_pixels)
     orientation = _orientation(im, fmt, subject)
     shown = _displayed(im.size, orientation)
     sizes = _thumbnail_sizes(shown, widths)
