@@ -8,6 +8,11 @@ seconds. Here a message is written and flushed under a name the worker does not 
 then renamed into place (atomic on POSIX), so a worker only ever sees whole messages; and a
 damaged file left by an older version or a power cut is logged and skipped, not fatal.
 
+kombu keeps the filesystem transport's bindings in one class-level state for the whole process,
+but writes them to the control folder's exchange files: a second connection to another folder
+in the same process then believes its queue is bound, never writes the exchange file, and its
+messages go nowhere. Here the state is one per control folder.
+
 ``settings.CELERY_BROKER_TRANSPORT`` names :class:`Transport` when ``REDIS_URL`` is unset.
 """
 
@@ -17,9 +22,9 @@ import logging
 import os
 import uuid
 from time import monotonic
-from typing import Any
+from typing import Any, ClassVar
 
-from kombu.transport import filesystem
+from kombu.transport import filesystem, virtual
 from kombu.utils.encoding import str_to_bytes
 from kombu.utils.json import dumps
 
@@ -49,3 +54,9 @@ class Channel(filesystem.Channel):
 
 class Transport(filesystem.Transport):
     Channel = Channel
+    states: ClassVar[dict[str, virtual.BrokerState]] = {}
+
+    def __init__(self, client: Any, **kwargs: Any) -> None:
+        super().__init__(client, **kwargs)
+        folder = os.path.abspath(client.transport_options.get("control_folder", "control"))
+        self.state = self.states.setdefault(folder, virtual.BrokerState())
