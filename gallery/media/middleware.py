@@ -9,7 +9,6 @@ first after SecurityMiddleware, answers the same URLs for every other way in (th
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs
@@ -28,8 +27,7 @@ class SignedMediaMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
-        path = request.path_info
-        if not path.startswith(signed.PREFIX):
+        if not signed.is_signed_path(request.path_info):
             return self.get_response(request)
         return signed_thumbnail_response(request)
 
@@ -37,7 +35,7 @@ class SignedMediaMiddleware:
 def signed_thumbnail_response(request: HttpRequest) -> HttpResponseBase:
     if request.method not in ("GET", "HEAD"):
         return _plain(HttpResponse(status=405))
-    name = signed.verified_name(request.path_info, request.GET.get("e"), request.GET.get("s"))
+    name = signed.verified(request.path_info, request.GET.get("e"), request.GET.get("s"))
     storage = storages["default"]
     if name is None or not isinstance(storage, FileSystemStorage):
         return _plain(HttpResponseNotFound())
@@ -49,8 +47,7 @@ def signed_thumbnail_response(request: HttpRequest) -> HttpResponseBase:
     response["Content-Disposition"] = "inline"
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = MEDIA_CSP
-    max_age = max(0, int(request.GET["e"]) - int(time.time()))
-    response["Cache-Control"] = f"private, max-age={max_age}, immutable"
+    response["Cache-Control"] = signed.cache_control(request.path_info, request.GET["e"])
     return response
 
 
@@ -68,12 +65,12 @@ class SignedMediaWSGI:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         path = environ.get("PATH_INFO", "")
-        if not path.startswith(signed.PREFIX):
+        if not signed.is_signed_path(path):
             return self.application(environ, start_response)
         method = environ.get("REQUEST_METHOD", "GET")
         query = parse_qs(environ.get("QUERY_STRING", ""))
         expires = (query.get("e") or [None])[0]
-        name = signed.verified_name(path, expires, (query.get("s") or [None])[0])
+        name = signed.verified(path, expires, (query.get("s") or [None])[0])
         storage = storages["default"]
         if method not in ("GET", "HEAD"):
             return _wsgi_plain(start_response, "405 Method Not Allowed")
@@ -84,7 +81,6 @@ class SignedMediaWSGI:
         except OSError:
             return _wsgi_plain(start_response, "404 Not Found")
         size = os.fstat(handle.fileno()).st_size
-        max_age = max(0, int(expires) - int(time.time()))
         start_response(
             "200 OK",
             [
@@ -93,7 +89,7 @@ class SignedMediaWSGI:
                 ("Content-Disposition", "inline"),
                 ("X-Content-Type-Options", "nosniff"),
                 ("Content-Security-Policy", MEDIA_CSP),
-                ("Cache-Control", f"private, max-age={max_age}, immutable"),
+                ("Cache-Control", signed.cache_control(path, expires)),
             ],
         )
         if method == "HEAD":

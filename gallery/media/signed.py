@@ -10,8 +10,10 @@ without touching the database or the session.
 
 What this means for revocation: a member removed from a team keeps loading the thumbnails
 whose URLs their browser already holds until those URLs expire (at most 48 h, never a new
-one: every page that hands URLs out checks membership first); shared links' pages keep their
-own, database-checked media URLs, so a revoked link's media is gone on the next request.
+one: every page that hands URLs out checks membership first). A shared link's page hands out
+URLs under ``/media/l/`` that name the link and a fingerprint of its settings; serving one also
+asks the cache for the link's state (``gallery.sharing.linkstate``), so a revoked link's media
+is gone on the next request, still without the database.
 Behind the compose file's nginx (``THUMBNAIL_PROXY_SECRET`` set) each URL also carries
 nginx's ``secure_link`` signature, and nginx serves the file itself. With S3 media the URL is
 the store's own presigned URL (querystring auth), made once per
@@ -36,6 +38,16 @@ PREFIX = "/media/s/"
 _PATH = re.compile(
     r"^/media/s/(?P<team>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/"
     r"(?P<shard>[0-9a-f]{2})/(?P<rest>[0-9a-f]{62})-(?P<width>[1-9][0-9]{0,4})\.webp$"
+)
+
+
+LINK_PREFIX = "/media/l/"
+_LINK_PATH = re.compile(
+    r"^/media/l/(?P<link>[0-9a-f]{32})/(?P<fingerprint>[0-9a-f]{12})/(?P<shard>[0-9a-f]{2})/(?P<rest>[0-9a-f]{62})-(?P<width>[1-9][0-9]{0,4})\.webp$"
+)
+_NAME = re.compile(
+    r"^thumbnails/[0-9a-f-]{36}/(?P<shard>[0-9a-f]{2})/(?P<rest>[0-9a-f]{62})"
+    r"-(?P<width>[1-9][0-9]{0,4})\.webp$"
 )
 
 
@@ -94,15 +106,77 @@ def _presigned(name: str, expires: int) -> str:
     return str(storage.url(name, expire=seconds))  # type: ignore[call-arg]
 
 
-def verified_name(path: str, expires: str | None, sig: str | None) -> str | None:
-    """The storage name a signed URL names, if its signature holds and it has not expired."""
-    match = _PATH.match(path)
+def link_thumbnail_url(
+    link: str, fingerprint: str, name: str, *, now: float | None = None
+) -> str | None:
+    """A signed URL of a stored thumbnail under a shared link (``link``: its media key), for
+    its public page (which has checked the link and the image). The team is left out of the
+    path (the link's cached state names it). None when ``name`` is no thumbnail or the media
+    are not on the local disk: the page then uses the link's database-checked media URL."""
+    match = _NAME.match(name)
+    if match is None or not isinstance(storages["default"], FileSystemStorage):
+        return None
+    path = (
+        f"{LINK_PREFIX}{link}/{fingerprint}/{match['shard']}/{match['rest']}-{match['width']}.webp"
+    )
+    expires = expiry(now)
+    return f"{path}?e={expires}&s={signature(path, link, expires)}"
+
+
+def _verified(
+    pattern: re.Pattern[str], scope: str, path: str, expires: str | None, sig: str | None
+) -> re.Match[str] | None:
+    match = pattern.match(path)
     if match is None or not expires or not sig or not expires.isdigit() or len(expires) > 12:
         return None
     deadline = int(expires)
     if deadline < time.time():
         return None
-    team = match["team"]
-    if not hmac.compare_digest(signature(path, team, deadline), sig):
+    if not hmac.compare_digest(signature(path, match[scope], deadline), sig):
+        return None
+    return match
+
+
+def verified_name(path: str, expires: str | None, sig: str | None) -> str | None:
+    """The storage name a signed URL names, if its signature holds and it has not expired."""
+    match = _verified(_PATH, "team", path, expires, sig)
+    if match is None:
+        return None
+    return storage_name(match["team"], match["shard"] + match["rest"], int(match["width"]))
+
+
+def verified_link_name(path: str, expires: str | None, sig: str | None) -> str | None:
+    """The storage name a shared link's signed URL names, if its signature holds, it has not
+    expired and the link's cached state still allows it (no database, no session)."""
+    from gallery.sharing import linkstate  # the sharing domain owns the link's state
+
+    match = _verified(_LINK_PATH, "link", path, expires, sig)
+    if match is None:
+        return None
+    team = linkstate.team_if_allowed(match["link"], match["fingerprint"])
+    if team is None:
         return None
     return storage_name(team, match["shard"] + match["rest"], int(match["width"]))
+
+
+def verified(path: str, expires: str | None, sig: str | None) -> str | None:
+    """Either kind of signed media URL: a team's thumbnail or a shared link's."""
+    if path.startswith(LINK_PREFIX):
+        return verified_link_name(path, expires, sig)
+    return verified_name(path, expires, sig)
+
+
+# A browser keeps a shared link's image at most this long without asking again (the link may
+# be revoked); a team's thumbnails, until their URL expires.
+LINK_MAX_AGE = 60 * 60
+
+
+def cache_control(path: str, expires: str) -> str:
+    left = max(0, int(expires) - int(time.time()))
+    if path.startswith(LINK_PREFIX):
+        return f"private, max-age={min(left, LINK_MAX_AGE)}"
+    return f"private, max-age={left}, immutable"
+
+
+def is_signed_path(path: str) -> bool:
+    return path.startswith((PREFIX, LINK_PREFIX))

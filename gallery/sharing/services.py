@@ -20,6 +20,7 @@ from gallery.api.models import WebhookEvent
 from gallery.collection.models import Collection
 from gallery.errors import ApplicationError
 from gallery.generation.models import GalleryImage
+from gallery.sharing import linkstate
 from gallery.sharing.access import link_can_manage
 from gallery.sharing.models import ShareLink, ShareLinkItem
 from gallery.sharing.selectors import EXPIRY_MAX_DAYS, expiry_limits, unshareable_images
@@ -228,6 +229,7 @@ def _revoke(link: ShareLink, user: User) -> bool:
         revoked_at=timezone.now(), revoked_by=user
     )
     link.refresh_from_db(fields=["revoked_at", "revoked_by"])
+    linkstate.publish(link)  # an update() sends no post_save: its media go now
     if changed:
         webhooks.share_link_event(link, WebhookEvent.SHARE_LINK_REVOKED)
     return bool(changed)

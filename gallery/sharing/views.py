@@ -25,10 +25,10 @@ from gallery.collection.selectors import collection_images
 from gallery.errors import ApplicationError, form_add_error
 from gallery.generation.models import GalleryImage
 from gallery.http import HtmxRequest, client_ip, dialog_render
-from gallery.media import renditions
+from gallery.media import renditions, signed
 from gallery.media import views as media_views
 from gallery.sharing import access as sharing_access
-from gallery.sharing import passwords, proofing
+from gallery.sharing import linkstate, passwords, proofing
 from gallery.sharing import selectors as sharing_selectors
 from gallery.sharing import services as sharing_services
 from gallery.sharing.forms import ShareLinkEditForm, ShareLinkForm
@@ -326,6 +326,7 @@ def shared(request: HttpRequest, token: str) -> HttpResponse:
         else ""
     )
     visitor = _visitor(request, link) if link.proofing else None
+    linkstate.prime(link)
     picked, comments = sharing_selectors.visitor_marks(visitor) if visitor else (set(), {})
     return _public(
         render(
@@ -335,6 +336,7 @@ def shared(request: HttpRequest, token: str) -> HttpResponse:
                 "link": link,
                 "token": token,
                 "images": images,
+                "media_src": _preview_urls(link, token, images),
                 "share_url": sharing_services.share_url(token),
                 "og_image": og_image,
                 "visitor": visitor,
@@ -345,6 +347,24 @@ def shared(request: HttpRequest, token: str) -> HttpResponse:
             },
         )
     )
+
+
+def _preview_urls(link: ShareLink, token: str, images: list[GalleryImage]) -> dict[int, str]:
+    """Each image's preview as the page shows it: a signed URL served without the database
+    (``linkstate``), or the checked ``shared-media`` view when there is no such file (media
+    on S3, an image stored without thumbnails)."""
+    capped = None if link.allow_download else sharing_selectors.PREVIEW_WIDTH_WITHOUT_DOWNLOAD
+    fingerprint = linkstate.fingerprint(link)
+    urls = {}
+    for image in images:
+        try:
+            name, _ = renditions.image_rendition(image, "preview", max_width=capped)
+        except LookupError:
+            name = ""
+        urls[image.pk] = signed.link_thumbnail_url(
+            linkstate.media_key(link), fingerprint, name
+        ) or reverse("shared-media", args=[token, image.public_id, "preview"])
+    return urls
 
 
 @require_GET
