@@ -11,6 +11,7 @@ class GalleryConfig(AppConfig):
 
     def ready(self) -> None:
         from gallery import checks  # noqa: F401 - registers system checks
+        from gallery.sharing import linkstate  # noqa: F401 - keeps links' media state on save
 
         if settings.CELERY_BROKER_URL.startswith("filesystem://"):
             # The embedded broker is a set of folders; web, worker and beat all need them.

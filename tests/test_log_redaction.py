@@ -6,6 +6,7 @@ while the requests themselves are logged (with the token redacted)."""
 
 from __future__ import annotations
 
+import html
 import io
 import re
 import time
@@ -96,10 +97,12 @@ def test_no_token_or_key_in_any_log_of_a_real_run(tmp_path: Path) -> None:
         with httpx.Client(base_url=app.base, timeout=20) as visitor:
             page = visitor.get(f"/s/{share_token}/")
             assert page.status_code == 200
-            preview = re.search(r'src="(/s/[^"]+/preview/)"', page.text)
+            # The preview: a signed /media/l/ URL (a /s/…/preview/ one without a thumbnail).
+            preview = re.search(r'<img src="(/(?:s|media/l)/[^"]+)"', page.text)
             assert preview, page.text[:2000]
             referer = {"Referer": f"{app.base}/s/{share_token}/"}
-            assert visitor.get(preview.group(1), headers=referer).status_code == 200
+            src = html.unescape(preview.group(1))
+            assert visitor.get(src, headers=referer).status_code == 200
             # Answers Django logs with the path: "Not Found: /s/<token>/i/…", "Gone", …
             missing = f"/s/{share_token}/i/{uuid.uuid4()}/preview/"
             assert visitor.get(missing, headers=referer).status_code == 404

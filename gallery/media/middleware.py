@@ -38,7 +38,7 @@ def signed_thumbnail_response(request: HttpRequest) -> HttpResponseBase:
     name = signed.verified(request.path_info, request.GET.get("e"), request.GET.get("s"))
     storage = storages["default"]
     if name is None or not isinstance(storage, FileSystemStorage):
-        return _plain(HttpResponseNotFound())
+        return _plain(HttpResponse(status=signed.refusal_status(request.path_info)))
     try:
         handle = open(storage.path(name), "rb")  # noqa: SIM115 (FileResponse closes it)
     except OSError:
@@ -75,7 +75,8 @@ class SignedMediaWSGI:
         if method not in ("GET", "HEAD"):
             return _wsgi_plain(start_response, "405 Method Not Allowed")
         if name is None or expires is None or not isinstance(storage, FileSystemStorage):
-            return _wsgi_plain(start_response, "404 Not Found")
+            gone = signed.refusal_status(path) == 410
+            return _wsgi_plain(start_response, "410 Gone" if gone else "404 Not Found")
         try:
             handle = open(storage.path(name), "rb")  # noqa: SIM115 (the server closes it)
         except OSError:

@@ -32,6 +32,8 @@ from functools import lru_cache
 from django.conf import settings
 from django.core.files.storage import FileSystemStorage, storages
 
+from gallery.sharing import linkstate
+
 DAY = 24 * 60 * 60
 PREFIX = "/media/s/"
 # The only paths the middleware answers: a thumbnail's storage name, nothing else.
@@ -148,8 +150,6 @@ def verified_name(path: str, expires: str | None, sig: str | None) -> str | None
 def verified_link_name(path: str, expires: str | None, sig: str | None) -> str | None:
     """The storage name a shared link's signed URL names, if its signature holds, it has not
     expired and the link's cached state still allows it (no database, no session)."""
-    from gallery.sharing import linkstate  # the sharing domain owns the link's state
-
     match = _verified(_LINK_PATH, "link", path, expires, sig)
     if match is None:
         return None
@@ -176,6 +176,13 @@ def cache_control(path: str, expires: str) -> str:
     if path.startswith(LINK_PREFIX):
         return f"private, max-age={min(left, LINK_MAX_AGE)}"
     return f"private, max-age={left}, immutable"
+
+
+def refusal_status(path: str) -> int:
+    """What a refused signed URL answers: 410 under a link the cache says is gone (revoked,
+    deleted, expired), as the link's page does; 404 for anything else."""
+    match = _LINK_PATH.match(path)
+    return 410 if match is not None and linkstate.is_gone(match["link"]) else 404
 
 
 def is_signed_path(path: str) -> bool:

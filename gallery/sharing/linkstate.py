@@ -24,12 +24,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 
-from gallery.sharing.models import ShareLink
+if TYPE_CHECKING:  # the media middleware imports this module: it loads no models
+    from gallery.sharing.models import ShareLink
 
 GONE = "gone"
 # Longer than any signed URL lives (at most 48 h), so a tombstone outlives every URL of its link.
@@ -63,8 +67,8 @@ def value(link: ShareLink) -> str:
 
 
 def publish(link: ShareLink, *, deleted: bool = False) -> None:
-    """Write the link's state once the transaction commits (every save, the revocation's
-    update and the deletion of a link: ``gallery.sharing.models``' receivers)."""
+    """Write the link's state once the transaction commits (every save and deletion, by the
+    receivers below; the revocation's ``update()`` calls it itself)."""
     name, state = _cache_key(media_key(link)), GONE if deleted else value(link)
     transaction.on_commit(lambda: cache.set(name, state, TIMEOUT))
 
@@ -72,6 +76,16 @@ def publish(link: ShareLink, *, deleted: bool = False) -> None:
 def prime(link: ShareLink) -> None:
     """The page of a live link: make sure its state is there, never overwriting one."""
     cache.add(_cache_key(media_key(link)), value(link), TIMEOUT)
+
+
+def is_gone(media_key_: str, *, now: float | None = None) -> bool:
+    """Whether the cache says the link was revoked, deleted or has expired (its media then
+    answer 410, as its page does)."""
+    state = cache.get(_cache_key(media_key_))
+    if state == GONE:
+        return True
+    until = state.split(":")[1] if isinstance(state, str) and state.count(":") >= 2 else "0"
+    return until.isdigit() and 0 < int(until) <= (now if now is not None else time.time())
 
 
 def team_if_allowed(media_key_: str, fingerprint_: str, *, now: float | None = None) -> str | None:
@@ -87,3 +101,9 @@ def team_if_allowed(media_key_: str, fingerprint_: str, *, now: float | None = N
     if deadline and (now if now is not None else time.time()) >= deadline:
         return None
     return team
+
+
+@receiver(post_save, sender="gallery.ShareLink")
+@receiver(post_delete, sender="gallery.ShareLink")
+def _link_saved_or_deleted(sender: type[ShareLink], instance: ShareLink, **kwargs: Any) -> None:
+    publish(instance, deleted=kwargs.get("signal") is post_delete)

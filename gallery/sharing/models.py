@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
 
 from django.db import models
-from django.db.models.signals import post_delete, post_save
-from django.dispatch import receiver
 from django.utils import timezone
 
 from gallery.accounts.models import User
@@ -87,15 +84,6 @@ class ShareLink(models.Model):
     @property
     def is_active(self) -> bool:
         return self.state == self.State.ACTIVE
-
-
-@receiver(post_save, sender=ShareLink)
-@receiver(post_delete, sender=ShareLink)
-def _link_state_publish(sender: type[ShareLink], instance: ShareLink, **kwargs: Any) -> None:
-    """The link's media URLs are checked against its state in the cache (``linkstate``)."""
-    from gallery.sharing import linkstate
-
-    linkstate.publish(instance, deleted=kwargs.get("signal") is post_delete)
 
 
 class ShareLinkItem(models.Model):

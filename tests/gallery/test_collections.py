@@ -423,7 +423,7 @@ def share_collection(client: Client, collection: Collection, mode: str, **extra:
 
 def shown(token: str) -> list[str]:
     html = Client().get(f"/s/{token}/").text
-    return list(dict.fromkeys(re.findall(r"/s/[^/]+/i/([0-9a-f-]{36})/preview/", html)))
+    return re.findall(r'class="shared-item card" id="img-([0-9a-f-]{36})"', html)
 
 
 def test_a_link_that_follows_a_collection_shows_what_it_holds_at_each_visit(

@@ -112,12 +112,12 @@ def test_a_revoked_link_loses_its_media_on_the_next_request(
     revoke = reverse("share-link-revoke", args=[created.link.public_id])
     assert committed(lambda: member_client.post(revoke)).status_code == 302
     status, _, queries = fetch(url)
-    assert (status, queries) == (404, 0)
+    assert (status, queries) == (410, 0)  # gone, as the link's page is
     # A page rendered from the row read before the revocation cannot bring it back.
     stale = ShareLink.objects.get(pk=created.link.pk)
     stale.revoked_at = None
     linkstate.prime(stale)
-    assert fetch(url)[0] == 404
+    assert fetch(url)[0] == 410
 
 
 def test_changing_what_visitors_may_see_retires_the_urls_handed_out(
@@ -166,6 +166,7 @@ def test_expiry_deletion_and_a_lost_state(
     ends = link.expires_at.timestamp()  # type: ignore[union-attr]
     assert linkstate.team_if_allowed(*key.groups(), now=ends - 1) == str(link.team.public_id)
     assert linkstate.team_if_allowed(*key.groups(), now=ends + 1) is None
+    assert linkstate.is_gone(key.group(1), now=ends + 1) and not linkstate.is_gone(key.group(1))
     # The cache lost the state (eviction, a restart): 404 until the page is loaded again.
     from django.core.cache import cache
 
@@ -174,7 +175,7 @@ def test_expiry_deletion_and_a_lost_state(
     assert page_urls(Client(), created.token) == [url]
     assert fetch(url)[0] == 200
     committed(link.delete)
-    assert fetch(url)[0] == 404
+    assert fetch(url)[0] == 410
 
 
 def test_tampered_urls_are_refused(
@@ -223,4 +224,4 @@ def test_the_wsgi_wrapper_serves_and_refuses_them_before_django(
     assert status == "200 OK" and queries.captured_queries == [] and reached == []
     assert body == (media_storage / image.thumbnails.get(width=1600).file.name).read_bytes()
     committed(lambda: sharing_services.share_link_revoke(link=created.link, membership=membership))
-    assert call()[0] == "404 Not Found" and reached == []
+    assert call()[0] == "410 Gone" and reached == []
