@@ -10,9 +10,11 @@ the local Oxen simulator, the app under gunicorn as the Procfile does (2 workers
 DEBUG off) and one Celery worker (threads, 4 slots, every queue), all on 127.0.0.1. Locust
 (bench/locustfile.py) then runs --users people for --seconds: the gallery as a browser with an
 empty cache loads it (HTML, then its thumbnails six at a time), scrolling, details pages and now
-and then a generation against the simulator. Prints requests/s and p50/p95/p99 per kind, and
-the app's CPU per request (gunicorn's processes' CPU time over the run / requests served).
-It never passes or fails.
+and then a generation against the simulator. Then the same again with the thumbnails fetched
+from nginx (Debian's ``nginx-light``) serving the same files as plain static files: the
+baseline. Prints requests/s and p50/p95/p99 per kind for both runs, the app's CPU per request
+(gunicorn's processes' CPU time over the run / requests served), and the cold gallery view of
+both side by side. It never passes or fails.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,7 +36,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.fresh_database import fresh_database  # noqa: E402
-from bench.servers import free_port, wait_until_up  # noqa: E402
+from bench.servers import free_port, nginx_static, wait_until_up  # noqa: E402
 
 SECRET = "bench-locust-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"  # noqa: S105
 API_KEY = "bench-locust-simulator-key"
@@ -153,56 +156,105 @@ def main() -> None:
         for name, argv in commands.items()
     }
     host = f"http://127.0.0.1:{web_port}"
-    out = var / "locust"
+    static_port = free_port()
+    nginx_prefix = Path(tempfile.mkdtemp(prefix="bench-locust-nginx-"))
+    nginx = nginx_static(nginx_prefix, static_port, {"/media/s/": var / "media" / "thumbnails"})
+    runs: dict[str, Run] = {}
     try:
         wait_until_up(f"{host}/healthz", seconds=30.0)
-        before = _cpu_seconds(processes["web"].pid)
-        started = time.perf_counter()
-        subprocess.run(
-            [
-                python, "-m", "locust", "-f", str(ROOT / "bench" / "locustfile.py"),
-                "--headless", "-u", str(options.users), "-r", str(options.spawn_rate),
-                "-t", f"{options.seconds}s", "--host", host, "--csv", str(out),
-                "--only-summary", "--stop-timeout", "10",
-            ],
-            cwd=ROOT,
-            env={**env, "LOCUST_SESSIONS": str(session_file)},
-            check=False,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        elapsed = time.perf_counter() - started
-        cpu = _cpu_seconds(processes["web"].pid) - before
+        wait_until_up(f"http://127.0.0.1:{static_port}/", seconds=30.0)
+        for label, thumbs_from in (
+            ("app (thumbnails by the app)", ""),
+            ("baseline (thumbnails from nginx static)", f"http://127.0.0.1:{static_port}"),
+        ):
+            runs[label] = _locust(
+                host, {**env, "LOCUST_SESSIONS": str(session_file),
+                       "LOCUST_THUMBS_FROM": thumbs_from},
+                options, var / f"locust-{len(runs)}", processes["web"].pid,
+            )  # fmt: skip
     finally:
+        nginx.send_signal(signal.SIGQUIT)
         for process in processes.values():
             process.send_signal(signal.SIGTERM)
-        for process in processes.values():
+        for process in [*processes.values(), nginx]:
             process.wait(20)
 
-    rows = list(csv.DictReader((out.parent / f"{out.name}_stats.csv").open()))
-    served = sum(
-        int(row["Request Count"])
-        for row in rows
-        if row["Type"] not in ("VIEW", "") and row["Name"] != "Aggregated"
-    )
     print(f"$ {shlex.join([sys.executable, *sys.argv])}")
     print(
         f"{os.cpu_count()} CPUs, {'PostgreSQL' if database.startswith('postgres') else 'SQLite'}"
         f", {options.items} items, {options.users} users for {options.seconds} s (spawn "
-        f"{options.spawn_rate}/s), gunicorn 2x4 + worker + simulator on 127.0.0.1"
+        f"{options.spawn_rate}/s), gunicorn 2x4 + worker + simulator on 127.0.0.1; the same "
+        "run again with the thumbnails from nginx serving the same files (the baseline)"
     )
-    print(f"{'kind':40} {'requests':>8} {'fail':>5} {'req/s':>7} {'p50':>7} {'p95':>7} {'p99':>7}")
-    for row in rows:
+    for label, run in runs.items():
+        print(f"\n{label}")
         print(
-            f"{row['Name'][:40]:40} {row['Request Count']:>8} {row['Failure Count']:>5} "
-            f"{float(row['Requests/s']):7.1f} {row['50%']:>5}ms {row['95%']:>5}ms "
-            f"{row['99%']:>5}ms"
+            f"{'kind':40} {'requests':>8} {'fail':>5} {'req/s':>7} {'p50':>7} {'p95':>7} {'p99':>7}"
         )
-    print(
-        f"app CPU (gunicorn master + workers): {cpu:.1f} s over {elapsed:.0f} s for {served} "
-        f"requests = {1000 * cpu / max(1, served):.2f} ms per request"
+        for row in run.rows:
+            print(
+                f"{row['Name'][:40]:40} {row['Request Count']:>8} {row['Failure Count']:>5} "
+                f"{float(row['Requests/s']):7.1f} {row['50%']:>5}ms {row['95%']:>5}ms "
+                f"{row['99%']:>5}ms"
+            )
+        print(
+            f"app CPU (gunicorn master + workers): {run.cpu:.1f} s over {run.elapsed:.0f} s for "
+            f"{run.served} requests = {1000 * run.cpu / max(1, run.served):.2f} ms per request"
+        )
+    print("\ncold gallery view (HTML + thumbnails), p50 / p95:")
+    for label, run in runs.items():
+        view = run.row("cold gallery view (html + thumbnails)")
+        print(f"  {label:42} {view['50%']:>6} ms / {view['95%']:>6} ms")
+    print("Target (issue 15): cold gallery view with its thumbnails at 20 users p50 <= 1.5 s.")
+
+
+@dataclass
+class Run:
+    rows: list[dict[str, str]]
+    cpu: float
+    elapsed: float
+    thumbnails_elsewhere: bool
+
+    @property
+    def served(self) -> int:
+        """Requests the app answered (the baseline's thumbnails went to nginx)."""
+        return sum(
+            int(row["Request Count"])
+            for row in self.rows
+            if row["Type"] not in ("VIEW", "")
+            and row["Name"] != "Aggregated"
+            and not (self.thumbnails_elsewhere and row["Name"] == "thumbnail")
+        )
+
+    def row(self, name: str) -> dict[str, str]:
+        return next((r for r in self.rows if r["Name"] == name), {"50%": "n/a", "95%": "n/a"})
+
+
+def _locust(
+    host: str, env: dict[str, str], options: argparse.Namespace, out: Path, web_pid: int
+) -> Run:
+    """One bounded, headless locust run; the app's CPU over it."""
+    before = _cpu_seconds(web_pid)
+    started = time.perf_counter()
+    subprocess.run(
+        [
+            sys.executable, "-m", "locust", "-f", str(ROOT / "bench" / "locustfile.py"),
+            "--headless", "-u", str(options.users), "-r", str(options.spawn_rate),
+            "-t", f"{options.seconds}s", "--host", host, "--csv", str(out),
+            "--only-summary", "--stop-timeout", "10",
+        ],
+        cwd=ROOT,
+        env=env,
+        check=False,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    elapsed = time.perf_counter() - started
+    cpu = _cpu_seconds(web_pid) - before
+    rows = list(csv.DictReader((out.parent / f"{out.name}_stats.csv").open()))
+    return Run(
+        rows=rows, cpu=cpu, elapsed=elapsed, thumbnails_elsewhere=bool(env["LOCUST_THUMBS_FROM"])
     )
-    print("Targets (issue 15): cold gallery view (HTML + thumbnails) at 20 users p50 <= 1.5 s.")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,9 @@ session cookie per line) and the servers, on loopback only. Each simulated perso
 * scrolls: the next page of tiles, as the infinite scroll asks for it (``scroll``);
 * opens an item's detail page (``details``);
 * now and then generates an image against the simulator (``generate``).
+
+With LOCUST_THUMBS_FROM set (the baseline run), the same thumbnails are fetched from that
+plain static server instead of the app: the same bytes, by path.
 """
 
 from __future__ import annotations
@@ -30,6 +33,11 @@ IMG = re.compile(r'<img src="([^"]+)"')
 TILE = re.compile(r'id="tile-([0-9a-f-]{36})"')
 MORE = re.compile(r'hx-get="([^"]+cursor=[^"]+)"')
 CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+THUMBS_FROM = os.environ.get("LOCUST_THUMBS_FROM", "")
+
+
+def thumbnail_url(src: str) -> str:
+    return f"{THUMBS_FROM}{src.split('?', 1)[0]}" if THUMBS_FROM else src
 
 
 class Person(HttpUser):
@@ -54,7 +62,7 @@ class Person(HttpUser):
         self.tiles = TILE.findall(text) or self.tiles
         more = MORE.search(text)
         self.more = html.unescape(more.group(1)) if more else ""
-        urls = [html.unescape(u) for u in IMG.findall(text)]
+        urls = [thumbnail_url(html.unescape(u)) for u in IMG.findall(text)]
         pool = gevent.pool.Pool(6)  # a browser's connections per host
         for url in urls:
             pool.spawn(self.client.get, url, name="thumbnail")

@@ -3,8 +3,12 @@ address to answer."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
+import subprocess
 import time
+from pathlib import Path
 
 import httpx
 
@@ -26,3 +30,31 @@ def wait_until_up(url: str, *, seconds: float = 30.0) -> None:
         except httpx.HTTPError:
             time.sleep(0.1)
     raise RuntimeError(f"{url} never answered")
+
+
+def nginx_static(prefix: Path, port: int, locations: dict[str, Path]) -> subprocess.Popen[bytes]:
+    """Debian's nginx (one worker, sendfile) serving folders as plain static files on
+    127.0.0.1:``port``, each ``locations`` prefix from its folder: the baseline a bench
+    compares the app with. Stop it with SIGQUIT."""
+    binary = shutil.which("nginx") or "/usr/sbin/nginx"
+    temp = " ".join(
+        f"{kind}_temp_path {prefix}/{kind};"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    served = " ".join(
+        f"location {where} {{ alias {folder}/; default_type image/webp; types {{ }} }}"
+        for where, folder in locations.items()
+    )
+    conf = prefix / "nginx.conf"
+    conf.write_text(
+        ("user root;\n" if os.geteuid() == 0 else "")
+        + f"worker_processes 1; error_log {prefix}/error.log; pid {prefix}/nginx.pid;\n"
+        + "events { worker_connections 512; }\n"
+        + f"http {{ access_log off; sendfile on; {temp}\n"
+        + f"server {{ listen 127.0.0.1:{port}; {served} }}\n}}\n"
+    )
+    return subprocess.Popen(
+        [binary, "-p", str(prefix), "-c", str(conf), "-g", "daemon off;"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
