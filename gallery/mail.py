@@ -1,7 +1,14 @@
-"""Where email goes when no SMTP server is configured: into the log, one line per message
-(what would have been sent, to whom), so a local run shows a proofing digest and a server
-without mail loses nothing silently. Django's console backend does the same but is refused
-by ``check --deploy`` as development-only."""
+"""Email: sent by a worker, never by the request that causes it, and where it goes when no
+SMTP server is configured.
+
+``mail_queue`` hands a message to the ``mail_send`` task once the transaction commits: a slow
+or unreachable SMTP server never holds a web thread, and a refused connection is tried again
+with backoff (the task's ``autoretry_for``) instead of being dropped.
+
+Without ``EMAIL_HOST`` mail goes into the log, one line per message (what would have been
+sent, to whom), so a local run shows a proofing digest and a server without mail loses nothing
+silently. Django's console backend does the same but is refused by ``check --deploy`` as
+development-only."""
 
 from __future__ import annotations
 
@@ -10,6 +17,9 @@ from collections.abc import Sequence
 
 from django.core.mail import EmailMessage
 from django.core.mail.backends.base import BaseEmailBackend
+from django.db import transaction
+
+from gallery import tasks
 
 logger = logging.getLogger(__name__)
 
@@ -24,3 +34,10 @@ class LogEmailBackend(BaseEmailBackend):
                 message.body,
             )
         return len(email_messages)
+
+
+def mail_queue(subject: str, body: str, recipients: Sequence[str]) -> None:
+    """Send a plain-text message from ``DEFAULT_FROM_EMAIL`` by the worker, after commit."""
+    to = list(recipients)
+    if to:
+        transaction.on_commit(lambda: tasks.mail_send.delay(subject, body, to))

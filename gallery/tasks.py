@@ -185,6 +185,23 @@ def webhooks_sweep() -> None:
         webhook_deliver.delay(pk)
 
 
+@shared_task(
+    acks_late=True,
+    ignore_result=True,
+    autoretry_for=(OSError,),  # smtplib.SMTPException and refused connections
+    retry_backoff=30,
+    retry_backoff_max=3600,
+    retry_jitter=True,
+    max_retries=10,
+)
+def mail_send(subject: str, body: str, recipients: list[str]) -> None:
+    """One email (``gallery.mail.mail_queue``); a failing SMTP server is tried again for
+    about a day. At least once: a worker killed mid-send may send it twice."""
+    from django.core.mail import send_mail
+
+    send_mail(subject, body, None, recipients)
+
+
 @shared_task(ignore_result=True)
 def idempotency_keys_expire() -> None:
     """Beat, hourly: forget Idempotency-Key answers older than 24 hours."""

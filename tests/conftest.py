@@ -64,6 +64,24 @@ def _isolated_cache(settings: Any) -> None:
     }
 
 
+@pytest.fixture
+def mail_queued(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, list[str]]]:
+    """Emails handed to the worker (``tasks.mail_send.delay``), recorded instead of queued;
+    ``mail_deliver`` runs the task on them as the worker would."""
+    from gallery import tasks
+
+    queued: list[tuple[str, str, list[str]]] = []
+    monkeypatch.setattr(tasks.mail_send, "delay", lambda *args: queued.append(args))
+    return queued
+
+
+def mail_deliver(queued: list[tuple[str, str, list[str]]]) -> None:
+    from gallery import tasks
+
+    while queued:
+        tasks.mail_send.apply(args=queued.pop(0)).get()
+
+
 @pytest.fixture(scope="session")
 def redis_url() -> str:
     url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"

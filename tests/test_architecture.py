@@ -161,6 +161,7 @@ def test_services_queue_tasks_and_tasks_import_services_only_inside_their_bodies
         "gallery.generation.listener",
         "gallery.sharing.proofing",
         "gallery.api.webhooks",  # queues webhook deliveries after commit (issue 12)
+        "gallery.mail",  # queues emails for the worker after commit
     }
 
 

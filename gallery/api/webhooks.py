@@ -28,7 +28,6 @@ from typing import Any
 
 import httpx
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -38,6 +37,7 @@ from gallery import tasks
 from gallery.api.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from gallery.errors import ApplicationError
 from gallery.generation.models import GalleryImage, Generation
+from gallery.mail import mail_queue
 from gallery.sharing.models import ShareLink
 from gallery.team.models import Membership
 from seedream.errors import OxenError
@@ -385,9 +385,7 @@ def _disable(endpoint: WebhookEndpoint, now: datetime) -> None:
             f"delivery since {since}, so it was switched off. Fix the receiver, then switch "
             "it on again on the team's Webhooks page; use Send again for the events it missed."
         )
-        transaction.on_commit(
-            lambda: send_mail("Webhook endpoint switched off", message, None, admins)
-        )
+        mail_queue("Webhook endpoint switched off", message, admins)
 
 
 def webhook_delivery_resend(

@@ -17,7 +17,6 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.core.mail import send_mail
 from django.db import connection, transaction
 from django.db.models import F, Q, Sum
 from django.utils import timezone
@@ -27,6 +26,7 @@ from gallery.budget import models as periods
 from gallery.budget.models import ZERO, BudgetChange, MemberQuota, Reservation, TeamBudget
 from gallery.errors import ApplicationError
 from gallery.generation.models import Generation, GenerationStatus
+from gallery.mail import mail_queue
 from gallery.team.models import Membership, Team
 
 logger = logging.getLogger(__name__)
@@ -348,10 +348,7 @@ def budget_alerts(*, team_id: int) -> list[int]:
             + f" on {timezone.localtime(month.end):%Y-%m-%d}.\n\n"
             f"The spend dashboard: {settings.SITE_URL}/spend/\n"
         )
-        if recipients:
-            transaction.on_commit(
-                lambda: send_mail(subject, body, None, recipients, fail_silently=True)
-            )
+        mail_queue(subject, body, recipients)
         logger.info("budget alert %s%% for team %s sent to %d", level, team_id, len(recipients))
     return sent
 

@@ -25,6 +25,7 @@ from gallery.generation.lifecycle import generation_fail
 from gallery.review.services import image_review
 from gallery.sharing import services as sharing_services
 from gallery.team.models import Membership, Team
+from tests.conftest import mail_deliver
 from tests.factories import make_image, make_item
 from tests.gallery.api.receiver import webhook_receiver
 
@@ -170,6 +171,7 @@ def test_an_endpoint_failing_for_three_days_is_switched_off_and_admins_emailed(
     local_hooks: None,
     queued: list[int],
     django_capture_on_commit_callbacks: Callable[..., Any],
+    mail_queued: list[Any],
 ) -> None:
     with webhook_receiver([500] * 5) as receiver:
         endpoint = webhooks.webhook_endpoint_create(
@@ -183,6 +185,7 @@ def test_an_endpoint_failing_for_three_days_is_switched_off_and_admins_emailed(
                     webhooks.webhook_attempt(delivery_id=WebhookDelivery.objects.latest("id").pk)
     endpoint.refresh_from_db()
     assert not endpoint.is_active and "failed" in endpoint.disabled_reason
+    mail_deliver(mail_queued)
     assert [m.to for m in mail.outbox] == [["owner@example.com"]]
     assert "switched off" in mail.outbox[0].body
     assert WebhookDelivery.objects.filter(state="pending").count() == 0
