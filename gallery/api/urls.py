@@ -9,6 +9,7 @@ from django.urls import path
 from ninja import NinjaAPI, Swagger
 
 from gallery.api import views
+from gallery.api.api import router as webhooks_router
 from gallery.api.auth import BearerAuth, SessionCsrfAuth
 from gallery.api.problems import HANDLERS, problem_media_types
 from gallery.browse.api import router as images_router
@@ -50,6 +51,7 @@ api.add_router("", images_router)
 api.add_router("", review_router)
 api.add_router("", sharing_router)
 api.add_router("", team_router)
+api.add_router("", webhooks_router)
 
 urlpatterns = [
     path("api/v1/", api.urls),

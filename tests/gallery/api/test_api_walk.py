@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from gallery.accounts.models import User
+from gallery.api.models import WebhookEndpoint
 from gallery.api.urls import api
 from gallery.sharing import services as sharing_services
 from gallery.team.models import Membership, Team
@@ -39,17 +40,21 @@ def _ids(team: Team, author: User) -> dict[str, str]:
         images=[image],
         expires_in_days=7,
     ).link
+    webhook = WebhookEndpoint.objects.create(
+        team=team, url="https://hooks.example.com/in", events=["image.reviewed"], secret="whsec_x"
+    )
     return {
         "image_id": str(image.public_id),
         "generation_id": str(image.generation.public_id),
         "link_id": str(link.public_id),
+        "webhook_id": str(webhook.public_id),
     }
 
 
 def test_the_walk_covers_every_kind_of_id() -> None:
     assert len(OPERATIONS) >= 12
     names = {part for _, path in OPERATIONS for part in path.split("/") if part.startswith("{")}
-    assert names == {"{image_id}", "{generation_id}", "{link_id}"}
+    assert names == {"{image_id}", "{generation_id}", "{link_id}", "{webhook_id}"}
 
 
 def test_another_teams_ids_are_404_on_every_operation(

@@ -31,6 +31,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from gallery.accounts.models import User
+from gallery.api.models import WebhookEndpoint
 from gallery.sharing import services as sharing_services
 from gallery.team.models import Membership, Team
 from seedream.simulator import Simulator
@@ -60,10 +61,14 @@ def real_ids(team: Team, member: User, media_storage: Path) -> dict[str, str]:
         images=[image],
         expires_in_days=7,
     ).link
+    webhook = WebhookEndpoint.objects.create(
+        team=team, url="https://hooks.example.com/in", events=["image.reviewed"], secret="whsec_x"
+    )
     return {
         "image_id": str(image.public_id),
         "generation_id": str(failed.public_id),
         "link_id": str(link.public_id),
+        "webhook_id": str(webhook.public_id),
     }
 
 
