@@ -192,3 +192,6 @@ def test_nginx_serves_signed_thumbnails_itself_and_refuses_forgeries(
     unsigned = f"{path}?e={params['e']}&s={params['s']}"
     assert httpx.get(base + unsigned).text == f"app {unsigned}"
     assert httpx.get(base + "/items/").text == "app /items/"
+    # A shared link's media are the app's to check (the link's state is in its cache).
+    link_media = f"/media/l/{'0' * 32}/{'0' * 12}/{SHA[:2]}/{SHA[2:]}-400.webp?e=1&s=x"
+    assert httpx.get(base + link_media).text == f"app {link_media}"
