@@ -28,7 +28,6 @@ import io
 import os
 import re
 import shlex
-import shutil
 import signal
 import subprocess
 import sys
@@ -43,7 +42,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.fresh_database import fresh_database  # noqa: E402
-from bench.servers import free_port, wait_until_up  # noqa: E402
+from bench.servers import free_port, nginx_static, wait_until_up  # noqa: E402
 
 SECRET = "bench-media-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"  # noqa: S105
 PROXY_SECRET = "bench-media-proxy-secret"  # noqa: S105
@@ -82,7 +81,8 @@ def _fill(media: Path) -> tuple[str, str, bytes]:
 
 
 def _nginx(prefix: Path, media: Path, web_port: int) -> tuple[subprocess.Popen[bytes], int, int]:
-    binary = shutil.which("nginx") or "/usr/sbin/nginx"
+    """nginx serving ``media`` as static files, and the compose file's proxy in front of the
+    app, each on a port of its own."""
     static_port, proxy_port = free_port(), free_port()
     proxy = Template((ROOT / "deploy/nginx/gallery.conf.template").read_text()).safe_substitute(
         THUMBNAIL_PROXY_SECRET=PROXY_SECRET,
@@ -90,27 +90,7 @@ def _nginx(prefix: Path, media: Path, web_port: int) -> tuple[subprocess.Popen[b
         WEB_UPSTREAM=f"127.0.0.1:{web_port}",
     )
     proxy = proxy.replace("listen 8080;", f"listen 127.0.0.1:{proxy_port};")
-    temp = " ".join(
-        f"{kind}_temp_path {prefix}/{kind};" for kind in ("client_body", "proxy", "fastcgi")
-    )
-    conf = prefix / "nginx.conf"
-    conf.write_text(
-        ("user root;\n" if os.geteuid() == 0 else "")
-        + f"worker_processes 1; error_log {prefix}/error.log; pid {prefix}/nginx.pid;\n"
-        + "events { worker_connections 256; }\n"
-        + f"http {{ access_log off; sendfile on; {temp} uwsgi_temp_path {prefix}/u;"
-        + f" scgi_temp_path {prefix}/s;\n"
-        + f"server {{ listen 127.0.0.1:{static_port}; root {media};"
-        + " location / { default_type image/webp; types { } } }\n"
-        + proxy
-        + "\n}\n"
-    )
-    process = subprocess.Popen(
-        [binary, "-p", str(prefix), "-c", str(conf), "-g", "daemon off;"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    return process, static_port, proxy_port
+    return nginx_static(prefix, static_port, {"/": media}, more=proxy), static_port, proxy_port
 
 
 def _wrk(url: str, seconds: float, connections: int, header: str = "") -> dict[str, float]:

@@ -32,10 +32,13 @@ def wait_until_up(url: str, *, seconds: float = 30.0) -> None:
     raise RuntimeError(f"{url} never answered")
 
 
-def nginx_static(prefix: Path, port: int, locations: dict[str, Path]) -> subprocess.Popen[bytes]:
+def nginx_static(
+    prefix: Path, port: int, locations: dict[str, Path], *, more: str = ""
+) -> subprocess.Popen[bytes]:
     """Debian's nginx (one worker, sendfile) serving folders as plain static files on
     127.0.0.1:``port``, each ``locations`` prefix from its folder: the baseline a bench
-    compares the app with. Stop it with SIGQUIT."""
+    compares the app with; ``more``: other server blocks for the same nginx. Stop it with
+    SIGQUIT."""
     binary = shutil.which("nginx") or "/usr/sbin/nginx"
     temp = " ".join(
         f"{kind}_temp_path {prefix}/{kind};"
@@ -51,7 +54,7 @@ def nginx_static(prefix: Path, port: int, locations: dict[str, Path]) -> subproc
         + f"worker_processes 1; error_log {prefix}/error.log; pid {prefix}/nginx.pid;\n"
         + "events { worker_connections 512; }\n"
         + f"http {{ access_log off; sendfile on; {temp}\n"
-        + f"server {{ listen 127.0.0.1:{port}; {served} }}\n}}\n"
+        + f"server {{ listen 127.0.0.1:{port}; {served} }}\n{more}\n}}\n"
     )
     return subprocess.Popen(
         [binary, "-p", str(prefix), "-c", str(conf), "-g", "daemon off;"],

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,21 +27,6 @@ from tests.factories import make_item
 
 pytestmark = pytest.mark.django_db
 State = GalleryImage.ReviewState
-
-
-@pytest.fixture(autouse=True)
-def _private_cache(settings: Any, request: pytest.FixtureRequest) -> Iterator[None]:
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-            "LOCATION": f"share-media-{request.node.name}",
-        }
-    }
-    from django.core.cache import cache
-
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -32,22 +32,6 @@ from tests.factories import make_image
 pytestmark = pytest.mark.django_db
 State = GalleryImage.ReviewState
 SECRET_PROMPT = "a secret product launch render"
-
-
-@pytest.fixture(autouse=True)
-def _private_cache(settings: Any, request: pytest.FixtureRequest) -> Iterator[None]:
-    """Rate-limit counters in a cache of this test's own (the shared one outlives test DBs)."""
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-            "LOCATION": f"sharing-{request.node.name}",
-        }
-    }
-    from django.core.cache import cache
-
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture
