@@ -1,5 +1,5 @@
 """In flight at scale (issue 15): thousands of generations in flight at once on one worker
-(threads, four slots, as bin/run starts it) against the simulator, with one POST each.
+(and the ingest worker, as the Procfile runs them) against the simulator, with one POST each.
 
     .venv/bin/python bench/bench_inflight.py [--count 5000] [--latency 150-180] [--mode scaled]
 
@@ -9,8 +9,9 @@ server and Redis at REDIS_URL on a private queue). The simulator's processing la
 long enough that every generation is accepted before the first one finishes, so the peak in
 flight is the count. Nothing in the pipeline waits in a worker slot (no task sleeps: a service
 that must look again says when, and the task re-enqueues itself), which is why one worker with
-four slots can carry them all. Prints the peak in flight, POSTs and Oxen API calls per
-generation, completion -> visible p50/p95 and how many settled; it never passes or fails.
+four slots can carry them all (the ingest worker stores the results). Prints the peak in
+flight, POSTs and Oxen API calls per generation, completion -> visible p50/p95, how many
+settled, the ingest tasks run and each process's CPU; it never passes or fails.
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ def main() -> None:
     n = max(1, report["generations"])
     print(f"$ {shlex.join([sys.executable, *sys.argv])}")
     print(
-        f"{args.mode}: one worker (threads, 4 slots), beat, listener; {report['generations']} "
+        f"{args.mode}: the Procfile's worker (threads, 4 slots) and ingest worker, beat, "
+        f"listener; {report['generations']} "
         f"generations, simulator processing {args.latency} s"
     )
     print(f"peak in flight at once           {report['peak_in_flight']}")
@@ -55,6 +57,14 @@ def main() -> None:
     print(f"POSTs per generation             {report['posts'] / n:.3f} ({report['posts']} total)")
     print(f"Oxen API calls per generation    {report['api_calls'] / n:.2f}")
     print(f"duplicate upstream jobs          {report['duplicate_jobs']}")
+    runs = report["tasks"]
+    print(
+        "ingest task runs                 "
+        f"{runs.get('gallery.tasks.generation_completed', 0)} generation_completed, "
+        f"{runs.get('gallery.tasks.generation_ingest', 0)} generation_ingest"
+    )
+    cpu = ", ".join(f"{name} {seconds:.0f}" for name, seconds in report["cpu_seconds"].items())
+    print(f"CPU seconds                      {cpu}")
     p50, p95 = report["p50"], report["p95"]
     if p50 is not None:
         print(f"completion -> visible p50 / p95  {p50:.2f} s / {p95:.2f} s")

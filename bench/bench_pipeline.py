@@ -5,7 +5,7 @@ with polling only (the baseline, no listener at all), side by side in one run.
     .venv/bin/python bench/bench_pipeline.py [--count 16] [--latency 4-8] [--modes embedded,scaled]
 
 Each scenario is one campaign of ``tests/reliability/campaign.py`` in a process of its own:
-real Celery worker (threads, four slots, as bin/run), beat and listener processes against the
+the processes as the Procfile runs them (worker, ingest worker, beat, listener) against the
 local simulator over real sockets, a fresh database (SQLite, or a new PostgreSQL database on
 the server of TEST_DATABASE_URL) and the mode's broker (the filesystem broker, or Redis at
 REDIS_URL on a private queue). "Completion -> visible" runs from the simulator marking a
@@ -64,7 +64,7 @@ def main() -> None:
     )
     print(
         f"{args.count} generations per scenario; simulator queue 0.3-1.0 s, processing "
-        f"{args.latency} s; worker --pool threads --concurrency 4; "
+        f"{args.latency} s; worker and ingest worker as the Procfile runs them; "
         f"PostgreSQL {os.environ.get('TEST_DATABASE_URL', '(default)')}, "
         f"Redis {os.environ.get('REDIS_URL', '(default)')}"
     )

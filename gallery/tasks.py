@@ -75,10 +75,15 @@ def generation_ingest(generation_id: int) -> None:
 
 
 @idempotent_task
-def image_preview_make(image_id: int) -> None:
-    """The preview rendition of a stored image (``settings.CELERY_PREVIEW_QUEUE``)."""
+def image_preview_make(image_id: int, waited: float = 0.0) -> None:
+    """The preview rendition of a stored image (``settings.CELERY_PREVIEW_QUEUE``), once no
+    result is being ingested (or it has waited long enough: ``ingest.preview_wait``)."""
     from gallery.generation import ingest
 
+    wait = ingest.preview_wait(waited=waited)
+    if wait is not None:
+        image_preview_make.apply_async((image_id, waited + wait), countdown=capped_delay(wait))
+        return
     ingest.image_preview_make(image_id=image_id)
 
 

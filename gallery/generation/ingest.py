@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from pathlib import Path
 
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
@@ -46,6 +47,14 @@ logger = logging.getLogger(__name__)
 # the sweep asks again later (``generations_sweep``) and the ledger corrects it daily.
 COST_TIMEOUT = 5.0
 
+# Previews wait while results are being ingested (issue 15): each costs about as much CPU as
+# an ingest, and a burst of completions reaches the grid sooner with nothing competing. Every
+# ingest marks the pipeline busy for INGEST_BUSY_SECONDS; a preview that finds it busy comes
+# back that much later, and is made anyway once it has waited PREVIEW_MAX_WAIT.
+INGEST_BUSY_KEY = "gallery:ingest-busy"
+INGEST_BUSY_SECONDS = 3
+PREVIEW_MAX_WAIT = 120.0
+
 
 def generation_ingest(*, generation_id: int) -> Next:
     """Download, verify and store the result with its thumbnails. Running it twice changes
@@ -62,6 +71,7 @@ def generation_ingest(*, generation_id: int) -> Next:
             generation.transition_to(Status.DOWNLOADING)
             generation.save()
 
+    cache.set(INGEST_BUSY_KEY, True, timeout=INGEST_BUSY_SECONDS)
     client = oxen.get_client()
     with tempfile.TemporaryDirectory(dir=storage.scratch_dir()) as scratch:
         path = Path(scratch) / "result"
@@ -87,6 +97,13 @@ def generation_ingest(*, generation_id: int) -> Next:
         # so a burst of completions is visible in the grid without waiting for it.
         return Next(preview=image_id)
     return Next.done()
+
+
+def preview_wait(*, waited: float) -> float | None:
+    """Seconds a preview that has waited ``waited`` should wait more, or None: make it now."""
+    if waited >= PREVIEW_MAX_WAIT or not cache.get(INGEST_BUSY_KEY):
+        return None
+    return float(INGEST_BUSY_SECONDS)
 
 
 def image_preview_make(*, image_id: int) -> None:

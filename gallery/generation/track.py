@@ -140,6 +140,9 @@ def generations_sweep(*, limit: int = 1000, catch_up: bool = False) -> SweepResu
             status=Status.DOWNLOADING, updated_at__lte=now - lifecycle.stale_after()
         ).values_list("pk", flat=True)[:limit]
     )
+    # Driven again counts as a touch: a row whose ingest waits behind a long queue (a burst of
+    # completions) gets one more message per stale period, not one at every sweep.
+    Generation.objects.filter(pk__in=ingest).update(updated_at=now)
     active = Generation.objects.filter(status__in=Generation.UPSTREAM_ACTIVE)
     if not catch_up:
         active = active.filter(next_check_at__lte=now)

@@ -9,12 +9,12 @@ from typing import Any, Literal
 
 from seedream.simulator.scenarios import Scenarios
 
-ImageSizeMode = Literal["preset", "small"]
+ImageSizeMode = Literal["preset", "small", "photo"]
 SchemaEra = Literal["current", "legacy"]
 SchemaField = Literal["request_schema", "json_request_schema", "both"]
 Latency = float | tuple[float, float]
 
-IMAGE_SIZE_MODES: tuple[ImageSizeMode, ...] = ("preset", "small")
+IMAGE_SIZE_MODES: tuple[ImageSizeMode, ...] = ("preset", "small", "photo")
 SCHEMA_ERAS: tuple[SchemaEra, ...] = ("current", "legacy")
 SCHEMA_FIELDS: tuple[SchemaField, ...] = ("request_schema", "json_request_schema", "both")
 
@@ -65,6 +65,9 @@ class SimulatorConfig(Scenarios):
     # 4K takes longer upstream; this multiplies processing_latency for size "4K".
     processing_latency_4k_factor: float = 1.0
     sync_latency: Latency = (0.1, 0.1)
+    # "preset": the sizes' real pixel counts (2K: 2048 px); "small" keeps tests fast (2K: 256
+    # px); "photo": the real sizes with photo-like detail, which compress and decode like a
+    # real result (a 2K JPEG of ~0.5-1 MB instead of ~150 KB of flat shapes), for benches.
     image_size: ImageSizeMode = "small"
     keepalive_interval: float = 15.0
     result_url_ttl: float = 3600.0

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
-from PIL import Image, ImageDraw, ImageFont, ImageOps
+from PIL import Image, ImageChops, ImageDraw, ImageFont, ImageOps
 
 PRESET_EDGE = {"2K": 2048, "4K": 4096}
 SMALL_EDGE = {"2K": 256, "4K": 512}
@@ -32,7 +32,8 @@ Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
 
 
 def output_dimensions(size: str, image_size: str) -> tuple[int, int]:
-    """Pixel dimensions for a size preset; "small" keeps tests fast (2K -> 256, 4K -> 512)."""
+    """Pixel dimensions for a size preset; "small" keeps tests fast (2K -> 256, 4K -> 512);
+    "preset" and "photo" are the real sizes."""
     edge = (SMALL_EDGE if image_size == "small" else PRESET_EDGE)[size]
     return edge, edge
 
@@ -188,6 +189,29 @@ def _footer(image: Image.Image, size: str, watermark: bool, variation: str) -> N
         draw.text((edge - margin - width, margin), text, font=font, fill=(255, 255, 255, 230))
 
 
+def _noise(size: tuple[int, int], rng: random.Random, spread: int) -> Image.Image:
+    """Seeded noise around mid-grey, +-``spread`` (``Image.effect_noise`` cannot be seeded,
+    and a render must give the same bytes every time)."""
+    raw = Image.frombytes("L", size, rng.randbytes(size[0] * size[1]))
+    low = 128 - spread
+    return raw.point([low + (value * 2 * spread) // 255 for value in range(256)])
+
+
+def _photo_texture(image: Image.Image, rng: random.Random) -> Image.Image:
+    """Detail at three scales and a fine grain over the drawing, so the JPEG holds as much
+    information as a photograph's (and costs as much to decode) instead of flat areas."""
+    edge = image.width
+    for cells, spread, weight in ((8, 110, 0.6), (64, 80, 0.5), (256, 60, 0.4)):
+        bands = [
+            _noise((cells, cells), rng, spread).resize((edge, edge), Image.Resampling.BICUBIC)
+            for _ in range(3)
+        ]
+        texture = ImageChops.overlay(image, Image.merge("RGB", bands))
+        image = Image.blend(image, texture, weight)
+    grain = _noise((edge, edge), rng, 6)
+    return ImageChops.overlay(image, Image.merge("RGB", (grain, grain, grain)))
+
+
 def _rng(*parts: str) -> random.Random:
     digest = hashlib.sha256("\x00".join(parts).encode("utf-8", "surrogatepass")).digest()
     return random.Random(int.from_bytes(digest[:8]))  # noqa: S311 - decoration, not security
@@ -214,6 +238,8 @@ def render_result(
     _prompt_panel(image, prompt)
     _reference_strip(image, refs)
     _footer(image, size, watermark, variation)
+    if image_size == "photo":
+        image = _photo_texture(image, layout)
     out = io.BytesIO()
     image.save(out, "JPEG", quality=90)
     return out.getvalue()

@@ -209,3 +209,57 @@ def test_a_stored_image_s_preview_is_queued_after_the_ingest(
     tasks._follow(tasks.generation_ingest, 1, Next(preview=42))
     tasks._follow(tasks.generation_ingest, 1, Next.done())
     assert sent == [42]
+
+
+@pytest.mark.django_db
+def test_previews_wait_while_results_are_ingested(
+    team: Team,
+    member: User,
+    media_storage: Path,
+    fixture_jpeg: bytes,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A burst of completions (issue 15): the preview, which costs about as much CPU as an
+    ingest, comes back later while an ingest ran in the last few seconds, and is made once
+    none has (or once it has waited PREVIEW_MAX_WAIT, so a busy pipeline still gets them)."""
+    from django.core.cache import cache
+
+    from gallery import tasks
+
+    generation = make_item(team, member, size=(2400, 1800), thumbnail_widths=(400, 800))
+    image = generation.image
+    storages["default"].save(image.file.name, io.BytesIO(fixture_jpeg))
+    later: list[tuple[tuple[int, float], float]] = []
+    monkeypatch.setattr(
+        tasks.image_preview_make,
+        "apply_async",
+        lambda args, countdown: later.append((args, countdown)),
+    )
+    cache.set(ingest.INGEST_BUSY_KEY, True)  # what every ingest does as it starts
+
+    tasks.image_preview_make(image.pk)
+    assert later == [((image.pk, 3.0), 3.0)]
+    assert not Thumbnail.objects.filter(image=image, width=PREVIEW_WIDTH).exists()
+
+    tasks.image_preview_make(image.pk, ingest.PREVIEW_MAX_WAIT)  # waited long enough
+    assert len(later) == 1
+    assert Thumbnail.objects.filter(image=image, width=PREVIEW_WIDTH).exists()
+
+    Thumbnail.objects.filter(image=image, width=PREVIEW_WIDTH).delete()
+    cache.delete(ingest.INGEST_BUSY_KEY)  # no ingest for INGEST_BUSY_SECONDS
+    tasks.image_preview_make(image.pk)
+    assert len(later) == 1
+    assert Thumbnail.objects.filter(image=image, width=PREVIEW_WIDTH).exists()
+
+
+@pytest.mark.django_db
+def test_an_ingest_marks_the_pipeline_busy(team: Team, member: User, settings: Any) -> None:
+    from django.core.cache import cache
+
+    from gallery.generation.models import Generation
+
+    settings.OXEN_API_KEY = "test-key"
+    generation = make_item(team, member, status=Generation.Status.DOWNLOADING)
+    cache.delete(ingest.INGEST_BUSY_KEY)
+    ingest.generation_ingest(generation_id=generation.pk)  # no result URL: fails, after marking
+    assert cache.get(ingest.INGEST_BUSY_KEY)

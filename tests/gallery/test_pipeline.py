@@ -282,6 +282,22 @@ def test_nothing_stays_in_flight_past_its_deadline(
     assert "within 30 minutes" in generation.last_error
 
 
+def test_a_row_left_downloading_is_driven_again_once_per_stale_period(
+    oxen_sim: Simulator, team: Team, member: User
+) -> None:
+    """Its ingest task was lost, or waits behind a long ingest queue (issue 15's burst): the
+    sweep sends one more, then waits another stale period, instead of one at every sweep
+    (every 2 s), each of which would queue behind the others."""
+    request = new_request(team, member)
+    [pk] = ids(request)
+    stale = timezone.now() - timedelta(seconds=settings.GENERATION_STALE_SECONDS + 1)
+    Generation.objects.filter(pk=pk).update(status="downloading", updated_at=stale)
+    assert track.generations_sweep().ingest == [pk]
+    assert track.generations_sweep().ingest == []
+    Generation.objects.filter(pk=pk).update(updated_at=stale)
+    assert track.generations_sweep().ingest == [pk]
+
+
 def test_no_key_and_no_simulator_fails_with_a_clear_message(
     settings: Any, team: Team, member: User
 ) -> None:

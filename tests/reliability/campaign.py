@@ -11,8 +11,9 @@ It runs in a process of its own because Django's settings are per process:
   ``VAR_DIR`` (``embedded``), or Redis (``REDIS_URL``) on a private queue and key prefix
   (``scaled``);
 * the local Oxen simulator in this process, over real sockets, with the scenarios asked for;
-* the Celery worker (threads, four slots, as ``bin/run`` starts it), beat and the event
-  listener as subprocesses, each in its own process group so one can be SIGKILLed.
+* the processes as the Procfile runs them (``bin/run`` and docker compose): the worker on the
+  default and preview queues, the ``ingest`` worker on the ingest queue, beat and the event
+  listener, as subprocesses, each in its own process group so one can be SIGKILLed.
 
 It creates the generations, applies the faults on a schedule, waits until every generation
 has settled, stops everything and reports, as JSON: what Oxen billed, how many billed images
@@ -26,6 +27,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
+import shlex
 import shutil
 import signal
 import statistics
@@ -49,28 +52,64 @@ SECRET = "campaign-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
 # -- processes -----------------------------------------------------------------------------------
 
 
+def procfile_commands(names: tuple[str, ...]) -> dict[str, list[str]]:
+    """The Procfile's commands for ``names``, as arguments after the Python executable
+    (``celery ...`` becomes ``-m celery ...``, ``python ...`` its arguments), with its
+    ``${VAR:-default}`` references left for :meth:`Fleet.start` to expand from the fleet's
+    environment: the campaigns run the processes exactly as ``bin/run`` and compose do."""
+    lines = dict(
+        line.split(":", 1)
+        for line in (ROOT / "Procfile").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    )
+    commands = {}
+    for name in names:
+        argv = shlex.split(lines[name])
+        if argv[0] == "exec":
+            argv = argv[1:]
+        program, *rest = argv
+        commands[name] = ["-m", "celery", *rest] if program == "celery" else rest
+    return commands
+
+
+def expand(argument: str, env: dict[str, str]) -> str:
+    """``${VAR:-default}`` and ``$VAR`` as the shell expands them, from ``env``."""
+
+    def value(match: re.Match[str]) -> str:
+        if match[1]:
+            return env.get(match[1]) or match[2]
+        return env.get(match[3], "")
+
+    return re.sub(r"\$\{(\w+):-([^}]*)\}|\$(\w+)", value, argument)
+
+
 class Fleet:
-    """The worker, beat and listener as subprocesses, started and killed by name."""
+    """The worker, the ingest worker, beat and listener as subprocesses, started and killed
+    by name, each with the Procfile's command (the queues it names are the environment's
+    ``CELERY_QUEUE``: a private one per campaign in ``scaled`` mode)."""
 
-    COMMANDS = {
-        # As the Procfile runs them (bin/run and docker compose).
-        "worker": [
-            "-m", "celery", "-A", "gallery", "worker", "--pool", "threads", "--concurrency", "4",
-            "--without-mingle", "--without-gossip", "--loglevel", "INFO",
-        ],
-        "beat": ["-m", "celery", "-A", "gallery", "beat", "--loglevel", "INFO"],
-        "listener": ["manage.py", "oxen_listen"],
-    }  # fmt: skip
+    COMMANDS = procfile_commands(("worker", "ingest", "beat", "listener"))
 
-    def __init__(self, env: dict[str, str], logs: Path) -> None:
+    def __init__(
+        self, env: dict[str, str], logs: Path, options: dict[str, dict[str, str]] | None = None
+    ) -> None:
         self.env = env
         self.logs = logs
+        # Options instead of the Procfile's, by process: {"ingest": {"--concurrency": "1"}}.
+        self.options = options or {}
         self.running: dict[str, subprocess.Popen[bytes]] = {}
         self.starts = 0
 
+    def argv(self, name: str) -> list[str]:
+        """The command of ``name`` after the Python executable, its variables expanded."""
+        argv = [expand(argument, self.env) for argument in self.COMMANDS[name]]
+        for option, value in self.options.get(name, {}).items():
+            argv[argv.index(option) + 1] = value
+        return argv
+
     def start(self, name: str) -> None:
         self.starts += 1
-        argv = list(self.COMMANDS[name])
+        argv = self.argv(name)
         if name == "beat":
             argv += ["--schedule", str(self.logs / f"beat-{self.starts}")]
         log = (self.logs / f"{name}-{self.starts}.log").open("wb")
@@ -101,6 +140,34 @@ class Fleet:
                 process.wait(timeout=10)
             self.running.pop(name)
 
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU time (user + system) each running process has used, by name, with its
+        children's (a prefork pool's, live or reaped): the sum over its process group."""
+        tick = os.sysconf("SC_CLK_TCK")
+        used = dict.fromkeys(self.running, 0.0)
+        groups = {process.pid: name for name, process in self.running.items()}
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # ended meanwhile
+            name = groups.get(int(fields[2]))  # its process group: a fleet process's pid
+            if name is None:
+                continue
+            ticks = int(fields[11]) + int(fields[12])  # utime, stime
+            if int(stat.parent.name) in groups:
+                ticks += int(fields[13]) + int(fields[14])  # reaped children's
+            used[name] += ticks / tick
+        return used
+
+    def tasks_run(self) -> dict[str, int]:
+        """How many times each task ran, from the processes' logs (duplicates show here)."""
+        runs: dict[str, int] = {}
+        for log in self.logs.glob("*.log"):
+            for match in re.finditer(r"Task ([\w.]+)\[[^\]]+\] succeeded", log.read_text()):
+                runs[match[1]] = runs.get(match[1], 0) + 1
+        return dict(sorted(runs.items()))
+
     def tail(self, chars: int = 4000) -> str:
         return "\n".join(
             f"--- {p.name}\n{p.read_text(errors='replace')[-chars:]}"
@@ -128,6 +195,14 @@ class Plan:
     listener: bool = True
     timeout: float = 300.0
     orphan_grace: int = 5
+    # The simulator's results: "small" (256 px for 2K), or "photo" (2048 px, photo-like).
+    image_size: str = "small"
+    # The ingest worker's slots and pool instead of the Procfile's (the burst bench's
+    # baselines: one slot; threads).
+    ingest_slots: int | None = None
+    ingest_pool: str | None = None
+    # Hold every generation upstream until all are processing, then finish them at once.
+    burst: bool = False
     # Faults are timed from the moment every generation has been created.
     events: list[tuple[float, str]] = field(default_factory=list)
 
@@ -148,6 +223,14 @@ def parse(argv: list[str] | None = None) -> tuple[Plan, str | None]:
     p.add_argument("--listener-down-for", type=float)
     p.add_argument("--no-listener", action="store_true")
     p.add_argument("--timeout", type=float, default=300.0)
+    p.add_argument("--image-size", choices=("small", "photo"), default="small")
+    p.add_argument("--ingest-slots", type=int)
+    p.add_argument("--ingest-pool", choices=("prefork", "threads", "solo"))
+    p.add_argument(
+        "--burst",
+        action="store_true",
+        help="finish every generation at one moment, once all are processing upstream",
+    )
     p.add_argument("--json")
     args = p.parse_args(argv)
     low, _, high = args.latency.partition("-")
@@ -166,6 +249,10 @@ def parse(argv: list[str] | None = None) -> tuple[Plan, str | None]:
         listener_down_for=args.listener_down_for,
         listener=not args.no_listener,
         timeout=args.timeout,
+        image_size=args.image_size,
+        ingest_slots=args.ingest_slots,
+        ingest_pool=args.ingest_pool,
+        burst=args.burst,
     )
     return plan, args.json
 
@@ -241,8 +328,9 @@ def run(plan: Plan) -> dict[str, Any]:
     config = SimulatorConfig(
         api_key=f"campaign-key-{uuid.uuid4().hex[:12]}",
         queue_latency=(0.3, 1.0),
-        processing_latency=plan.latency,
-        image_size="small",
+        # A burst is finished by the campaign, never by the clock.
+        processing_latency=(86400.0, 86400.0) if plan.burst else plan.latency,
+        image_size=plan.image_size,
         log_requests=False,
         rate_limit_retry_after=plan.retry_after,
     )
@@ -278,8 +366,11 @@ def _campaign(plan: Plan, sim: Any, env: dict[str, str], logs: Path) -> dict[str
     call_command("migrate", verbosity=0)
     author = User.objects.create_user("campaign")
     team = team_create(name="Campaign", owner=author)
-    fleet = Fleet(env, logs)
-    for name in ("worker", "beat", *(("listener",) if plan.listener else ())):
+    ingest = {"--concurrency": plan.ingest_slots, "--pool": plan.ingest_pool}
+    fleet = Fleet(
+        env, logs, options={"ingest": {k: str(v) for k, v in ingest.items() if v is not None}}
+    )
+    for name in ("worker", "ingest", "beat", *(("listener",) if plan.listener else ())):
         fleet.start(name)
     if plan.listener:
         _wait(lambda: sim.sse_connections() > 0, 30, "the listener to connect", fleet)
@@ -309,7 +400,15 @@ def _campaign(plan: Plan, sim: Any, env: dict[str, str], logs: Path) -> dict[str
     created = time.time()
 
     faults = _schedule(plan, sim, fleet)
+    cpu_before = {**fleet.cpu_seconds(), "simulator and harness": time.process_time()}
+    if plan.burst:
+        _burst(plan, sim, fleet)
+        cpu_before = {**fleet.cpu_seconds(), "simulator and harness": time.process_time()}
+        for generation_id in [job["generation_id"] for job in sim.generations()]:
+            sim.finish(generation_id)
     settled = _wait_settled(ids, plan.timeout)
+    cpu_after = {**fleet.cpu_seconds(), "simulator and harness": time.process_time()}
+    cpu = {name: cpu_after[name] - cpu_before[name] for name in cpu_before if name in cpu_after}
     for timer in faults:
         timer.cancel()
     fleet.stop_all()
@@ -318,7 +417,9 @@ def _campaign(plan: Plan, sim: Any, env: dict[str, str], logs: Path) -> dict[str
 
     rows = list(Generation.objects.filter(team=team))
     report = _report(plan, sim, rows, created, started)
+    report["tasks"] = fleet.tasks_run()
     report["settled_in_time"] = settled
+    report["cpu_seconds"] = cpu  # of each process, from the burst (or the faults) to settling
     report["fault_times"] = {name: at - created for at, name in plan.events}
     if not settled or report["discarded"] or report["stuck"] or report["duplicate_jobs"]:
         report["logs"] = fleet.tail()
@@ -358,6 +459,22 @@ def _schedule(plan: Plan, sim: Any, fleet: Fleet) -> list[threading.Timer]:
     at(plan.drop_stream_at, "stream drop", drop_stream)
     at(plan.kill_listener_at, "listener kill", kill_listener)
     return timers
+
+
+def _burst(plan: Plan, sim: Any, fleet: Fleet) -> None:
+    """Wait until Oxen holds every generation as processing, and render their results
+    beforehand, so the simulator draws nothing while the gallery ingests the burst."""
+
+    def all_processing() -> bool:
+        jobs = [sim.state.get(job["generation_id"]) for job in sim.generations()]
+        return len(jobs) >= plan.count and all(
+            job.status == "processing" and job.references is not None for job in jobs
+        )
+
+    _wait(all_processing, plan.timeout, "every generation to be processing upstream", fleet)
+    for job in sim.generations():
+        sim.state.render(sim.state.get(job["generation_id"]))
+    time.sleep(2)  # the sweeps and polls of the submissions settle down
 
 
 def _wait(condition: Callable[[], bool], timeout: float, what: str, fleet: Fleet) -> None:
@@ -448,6 +565,7 @@ def _report(
         "latencies_after_fault": after_fault,
         "p50": _percentile(latencies, 50),
         "p95": _percentile(latencies, 95),
+        "max": max(latencies, default=None),
         "p50_after_fault": _percentile(after_fault, 50),
         "p95_after_fault": _percentile(after_fault, 95),
         "peak_in_flight": _peak_in_flight(rows),

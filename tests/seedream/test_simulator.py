@@ -584,6 +584,19 @@ def test_results_show_the_references_whatever_the_variation() -> None:
     assert isinstance(strip_pixel, tuple) and strip_pixel[0] > 150 > strip_pixel[2]
 
 
+def test_photo_results_are_real_sized_and_compress_like_photographs() -> None:
+    """``image_size="photo"`` (the burst bench's results, issue 15): a 2K result is 2048 px
+    with photo-like detail, several times the bytes of the flat drawing and the same bytes
+    every time, so a bench decodes what a real result costs to decode."""
+    from seedream.simulator.images import render_result
+
+    photo = render_result("a quiet harbour", "2K", "photo", False, [], "gen-1")
+    flat = render_result("a quiet harbour", "2K", "preset", False, [], "gen-1")
+    assert Image.open(io.BytesIO(photo)).size == (2048, 2048)
+    assert len(photo) > 400_000 and len(photo) > 3 * len(flat)
+    assert render_result("a quiet harbour", "2K", "photo", False, [], "gen-1") == photo
+
+
 def test_unreachable_reference_fails_the_generation(sim: Simulator, client: httpx.Client) -> None:
     dead = f"http://127.0.0.1:{closed_port()}/ref.png"
     [generation_id] = enqueue(client, input_image=[data_uri(png_bytes()), dead])
