@@ -37,7 +37,7 @@ from gallery.generation.lifecycle import (
 from gallery.generation.models import GalleryImage, Generation
 from gallery.media import imaging, storage
 from gallery.media.models import Thumbnail
-from gallery.media.renditions import EAGER_WIDTHS, PREVIEW_WIDTH
+from gallery.media.renditions import EAGER_WIDTHS, LATER_WIDTHS
 from seedream import errors
 from seedream.client import OxenClient
 
@@ -92,9 +92,9 @@ def generation_ingest(*, generation_id: int) -> Next:
         image_id = _store(
             generation_id, path, result.info, result.thumbnails, result.placeholder, cost
         )
-    if image_id is not None and result.info.width > PREVIEW_WIDTH:
-        # The preview is for the detail page only: made next, on its own low-priority queue,
-        # so a burst of completions is visible in the grid without waiting for it.
+    if image_id is not None and _later_widths(result.info.width):
+        # The wider renditions (2x tiles, the detail page): made next, on their own
+        # low-priority queue, so a burst of completions is visible without waiting for them.
         return Next(preview=image_id)
     return Next.done()
 
@@ -106,35 +106,48 @@ def preview_wait(*, waited: float) -> float | None:
     return float(INGEST_BUSY_SECONDS)
 
 
+def _later_widths(width: int) -> list[int]:
+    """The renditions made after ingest for an image ``width`` px wide (never upscaled)."""
+    return [w for w in LATER_WIDTHS if w < width]
+
+
 def image_preview_make(*, image_id: int) -> None:
-    """Add the ``PREVIEW_WIDTH`` rendition to a stored image, from its original, the way
-    every rendition was made before ingest split them (the same bytes as then). Running it
-    twice changes nothing; an image deleted meanwhile is skipped."""
+    """Add the wider renditions (``LATER_WIDTHS``) to a stored image, from its original and
+    one decode, the way every rendition was made before ingest split them (the same bytes as
+    then). Running it twice changes nothing; an image deleted meanwhile is skipped."""
     image = GalleryImage.objects.select_related("team").filter(pk=image_id).first()
-    if image is None or image.width <= PREVIEW_WIDTH or not image.file.name:
+    if image is None or not image.file.name:
         return
-    if Thumbnail.objects.filter(image_id=image_id, width=PREVIEW_WIDTH).exists():
+    have = set(Thumbnail.objects.filter(image_id=image_id).values_list("width", flat=True))
+    widths = _later_widths(image.width)
+    if not widths or have.issuperset(widths):
         return
     with image.file.open("rb") as original:
-        (thumb,) = imaging.thumbnails_make(original, (PREVIEW_WIDTH,))
-    name = storage.save_bytes_atomic(
-        f"thumbnails/{image.team.public_id}/"
-        f"{imaging.content_name(thumb.sha256, thumb.width, 'webp')}",
-        thumb.data,
-    )
+        made = [t for t in imaging.thumbnails_make(original, widths) if t.width not in have]
+    names = [
+        storage.save_bytes_atomic(
+            f"thumbnails/{image.team.public_id}/"
+            f"{imaging.content_name(thumb.sha256, thumb.width, 'webp')}",
+            thumb.data,
+        )
+        for thumb in made
+    ]
     with transaction.atomic():
         if not GalleryImage.objects.select_for_update().filter(pk=image_id).exists():
             return
-        _, created = Thumbnail.objects.get_or_create(
-            image_id=image_id,
-            width=thumb.width,
-            defaults={
-                "height": thumb.height,
-                "file": name,
-                "sha256": thumb.sha256,
-                "bytes": len(thumb.data),
-            },
-        )
+        created = False
+        for thumb, name in zip(made, names, strict=True):
+            _, new = Thumbnail.objects.get_or_create(
+                image_id=image_id,
+                width=thumb.width,
+                defaults={
+                    "height": thumb.height,
+                    "file": name,
+                    "sha256": thumb.sha256,
+                    "bytes": len(thumb.data),
+                },
+            )
+            created = created or new
         if created:  # the tile's srcset and the detail page change: live pages see it
             Generation.objects.filter(pk=image.generation_id).update(updated_at=timezone.now())
 

@@ -1,6 +1,7 @@
-"""Ingest near the floor (issue 15): one read and one decode per result, the grid renditions
-and the placeholder from it, the 1600 px preview made after on its own queue with the same
-bytes as before, and results ingested on a queue (and worker) of their own."""
+"""Ingest near the floor (issue 15): one read and one decode per result, the grid's 400 px
+rendition and the placeholder from it, the 800 and 1600 px renditions made after on their own
+queue with the same bytes as before, and results ingested on a queue (and worker) of their
+own."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from gallery.accounts.models import User
 from gallery.generation import ingest
 from gallery.media import imaging
 from gallery.media.models import Thumbnail
-from gallery.media.renditions import EAGER_WIDTHS, PREVIEW_WIDTH, THUMBNAIL_WIDTHS
+from gallery.media.renditions import EAGER_WIDTHS, LATER_WIDTHS, PREVIEW_WIDTH, THUMBNAIL_WIDTHS
 from gallery.team.models import Team
 from tests.factories import make_item
 from tests.gallery.test_imaging import encode, textured
@@ -55,23 +56,23 @@ def test_result_ingest_reports_what_result_inspect_reports(fixture_jpeg: bytes) 
     assert result.info == info
 
 
-def test_the_grid_renditions_have_the_old_sizes_and_look_the_same(fixture_jpeg: bytes) -> None:
+def test_the_grid_rendition_has_the_old_size_and_looks_the_same(fixture_jpeg: bytes) -> None:
     result = imaging.result_ingest(fixture_jpeg, EAGER_WIDTHS)
     _, old, old_placeholder = old_path(fixture_jpeg)
-    assert [(t.width, t.height) for t in result.thumbnails] == [(400, 300), (800, 600)]
-    for new, before in zip(result.thumbnails, old, strict=False):
-        assert (new.width, new.height) == (before.width, before.height)
-        assert new.format == "WEBP"
-        assert psnr(new.data, before.data) > 30  # same picture; bytes differ (one decode, reduce)
+    assert [(t.width, t.height) for t in result.thumbnails] == [(400, 300)]
+    (new,) = result.thumbnails
+    assert (new.width, new.height) == (old[0].width, old[0].height) and new.format == "WEBP"
+    # Same picture; the bytes differ (one decode scaled for 400 px, not a chain from 1600).
+    assert psnr(new.data, old[0].data) > 30
     assert imaging.placeholder_colour(result.placeholder)  # a valid blurhash
     assert len(result.placeholder) == len(old_placeholder)
 
 
-def test_the_preview_is_byte_identical_to_the_old_path(fixture_jpeg: bytes) -> None:
+def test_the_later_renditions_are_byte_identical_to_the_old_path(fixture_jpeg: bytes) -> None:
     _, old, _ = old_path(fixture_jpeg)
-    (preview,) = imaging.thumbnails_make(fixture_jpeg, (PREVIEW_WIDTH,))
-    assert old[-1].width == PREVIEW_WIDTH
-    assert preview.data == old[-1].data
+    later = imaging.thumbnails_make(fixture_jpeg, LATER_WIDTHS)
+    assert [t.width for t in later] == [800, PREVIEW_WIDTH] == [t.width for t in old[1:]]
+    assert [t.data for t in later] == [t.data for t in old[1:]]
 
 
 def test_result_ingest_decodes_once_and_reads_once(
@@ -94,22 +95,7 @@ def test_result_ingest_decodes_once_and_reads_once(
     monkeypatch.setattr(imaging, "_read", counting_read)
     imaging.result_ingest(fixture_jpeg, EAGER_WIDTHS)
     assert reads == [len(fixture_jpeg)]
-    assert decodes == [(1200, 900)]  # DCT-scaled for 800 px, not 2400x1800 nor 1200 for 1600
-
-
-def test_the_400_px_rendition_is_a_reduce_of_the_800(
-    fixture_jpeg: bytes, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    reduced: list[int] = []
-    original = Image.Image.reduce
-
-    def counting(self: Image.Image, factor: Any, box: Any = None) -> Image.Image:
-        reduced.append(self.width)
-        return original(self, factor, box)
-
-    monkeypatch.setattr(Image.Image, "reduce", counting)
-    imaging.result_ingest(fixture_jpeg, EAGER_WIDTHS)
-    assert 800 in reduced
+    assert decodes == [(600, 450)]  # DCT-scaled for 400 px, not 2400x1800 nor 1200 for 1600
 
 
 @pytest.mark.parametrize("cut", [2, 5_000, 60_000])
@@ -132,31 +118,35 @@ def test_a_small_result_gets_one_rendition_at_its_own_width() -> None:
 
 
 @pytest.mark.django_db
-def test_the_preview_task_adds_the_old_1600_px_rendition(
+def test_the_later_task_adds_the_old_800_and_1600_px_renditions(
     team: Team, member: User, media_storage: Path, fixture_jpeg: bytes
 ) -> None:
-    generation = make_item(team, member, size=(2400, 1800), thumbnail_widths=(400, 800))
+    generation = make_item(team, member, size=(2400, 1800), thumbnail_widths=EAGER_WIDTHS)
     image = generation.image
     storages["default"].save(image.file.name, io.BytesIO(fixture_jpeg))
     before = generation.updated_at
     ingest.image_preview_make(image_id=image.pk)
     ingest.image_preview_make(image_id=image.pk)  # twice: nothing more
-    preview = Thumbnail.objects.get(image=image, width=PREVIEW_WIDTH)
-    assert (preview.width, preview.height) == (1600, 1200)
+    later = list(Thumbnail.objects.filter(image=image, width__in=LATER_WIDTHS).order_by("width"))
+    assert [(t.width, t.height) for t in later] == [(800, 600), (1600, 1200)]
     _, old, _ = old_path(fixture_jpeg)
-    assert (media_storage / preview.file.name).read_bytes() == old[-1].data
+    assert [(media_storage / t.file.name).read_bytes() for t in later] == [t.data for t in old[1:]]
     assert Thumbnail.objects.filter(image=image).count() == 3
     generation.refresh_from_db()
     assert generation.updated_at > before  # live pages pick up the new srcset
 
 
 @pytest.mark.django_db
-def test_the_preview_task_skips_an_image_no_wider_than_the_preview(
-    team: Team, member: User, media_storage: Path
+def test_the_later_task_makes_only_what_an_image_lacks_and_never_upscales(
+    team: Team, member: User, media_storage: Path, fixture_jpeg: bytes
 ) -> None:
-    generation = make_item(team, member, size=(1600, 1600), thumbnail_widths=(400, 800))
-    ingest.image_preview_make(image_id=generation.image.pk)
-    assert Thumbnail.objects.filter(image=generation.image).count() == 2
+    done = make_item(team, member, size=(1600, 1600), thumbnail_widths=(400, 800))
+    ingest.image_preview_make(image_id=done.image.pk)  # 1600 is not narrower than the image
+    assert Thumbnail.objects.filter(image=done.image).count() == 2
+    older = make_item(team, member, size=(2400, 1800), thumbnail_widths=(400, 800))
+    storages["default"].save(older.image.file.name, io.BytesIO(fixture_jpeg))
+    ingest.image_preview_make(image_id=older.image.pk)  # ingested before: only its preview
+    assert sorted(older.image.thumbnails.values_list("width", flat=True)) == [400, 800, 1600]
 
 
 def test_results_have_a_queue_of_their_own_and_the_preview_a_low_priority_one() -> None:
