@@ -22,9 +22,9 @@ from gallery.browse.models import Favourite
 from gallery.browse.selectors import (
     Cursor,
     gallery_changes,
+    gallery_grid_page,
     gallery_item_version,
     gallery_neighbours,
-    gallery_page,
     gallery_tile,
     item_lineage,
     item_version,
@@ -38,7 +38,7 @@ from gallery.http import HtmxRequest, redirect_to_next
 from gallery.sharing.selectors import image_feedback
 from gallery.team.access import require_membership
 from gallery.team.models import Membership
-from gallery.team.selectors import team_members
+from gallery.team.selectors import member_choices
 from gallery.templatetags.gallery_tags import money, param, tiles_prefetch
 
 
@@ -63,7 +63,7 @@ def grid(request: HtmxRequest) -> HttpResponse:
         # Infinite scroll: only the next tiles and the next sentinel.
         form = filter_form(request, membership)
         filters = form.filters()
-        page = gallery_page(membership, filters=filters, cursor=cursor)
+        page = gallery_grid_page(membership, filters=filters, cursor=cursor)
         tiles_prefetch(request, page.items, membership.can_generate)
         return render(
             request,
@@ -72,7 +72,7 @@ def grid(request: HtmxRequest) -> HttpResponse:
         )
     form = filter_form(request, membership)
     filters = form.filters()
-    page = gallery_page(membership, filters=filters, cursor=cursor)
+    page = gallery_grid_page(membership, filters=filters, cursor=cursor)
     tiles_prefetch(request, page.items, membership.can_generate)
     return render(
         request,
@@ -147,7 +147,7 @@ def filter_form(request: HttpRequest, membership: Membership) -> FilterForm:
     """The gallery's filters as this request sets them (the collection page uses them too)."""
     return FilterForm(
         request.GET,
-        members=team_members(membership),
+        authors=member_choices(membership),
         sizes=SIZES,
         # From the cache: the gallery page stays at four queries (issue 15).
         collections=collection_choices(membership),
