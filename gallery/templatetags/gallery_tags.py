@@ -182,32 +182,49 @@ def tiles_prefetch(
 def tile(context: Context, item: Generation | TileRow) -> SafeString:
     """One grid tile: from the cache when it is finished and was rendered before. A tile read
     as values (``TileRow``) gets its model instances only when it is rendered."""
+    return tiles(context, [item])
+
+
+@register.simple_tag(takes_context=True)
+def tiles(context: Context, items: Sequence[Generation | TileRow]) -> SafeString:
+    """Every tile of a page, as ``{% tile %}`` renders each, in one call (a page of 60 tiles in
+    a template loop cost ~2.5 ms, mostly the loop and the tag's own dispatch; issue 15)."""
     request = context["request"]
     membership = context.get("membership")
     can_generate = bool(membership and membership.can_generate)
+    prefetched: dict[str, str] | None = getattr(request, "_tile_html", None)
+    html = []
+    for item in items:
+        key = tile_key(item, can_generate)
+        if key is None:  # in flight: rendered every time, nothing to put in place
+            html.append(_tile_render(context, item))
+            continue
+        cached = prefetched.get(key) if prefetched is not None else cache.get(key)
+        if cached is None:
+            cached = _tile_render(context, item, csrf_token=_CSRF_MARK, tile_next=_NEXT_MARK)
+            cache.set(key, cached, TILE_TTL)
+        html.append(cached)
+    return _with_marks(request, "".join(html))
+
+
+def _tile_render(context: Context, item: Generation | TileRow, **marks: str) -> str:
+    """A tile rendered from its model instances (built now for a ``TileRow``)."""
     partial = get_template(TILE_TEMPLATE).template  # type: ignore[attr-defined]
-    key = tile_key(item, can_generate)
-    if key is None:
-        with context.push(g=_generation(item)):
-            fresh: str = partial.render(context)
-        return mark_safe(fresh)  # noqa: S308 (a template's autoescaped output)
-    prefetched: dict[str, str] = getattr(request, "_tile_html", {})
-    html = prefetched.get(key)
-    if html is None:
-        html = cache.get(key) if not hasattr(request, "_tile_html") else None
-    if html is None:
-        with context.push(g=_generation(item), csrf_token=_CSRF_MARK, tile_next=_NEXT_MARK):
-            html = partial.render(context)
-        cache.set(key, html, TILE_TTL)
-    marks = getattr(request, "_tile_marks", None)
-    if marks is None:  # one token and one path per request, not one per tile
-        marks = request._tile_marks = (get_token(request), escape(request.get_full_path()))
-    html = html.replace(_CSRF_MARK, marks[0]).replace(_NEXT_MARK, marks[1])
-    return mark_safe(html)  # noqa: S308 (a template's autoescaped output, markers replaced)
+    generation = item.generation() if isinstance(item, TileRow) else item
+    with context.push(g=generation, **marks):
+        html: str = partial.render(context)
+    return html
 
 
-def _generation(item: Generation | TileRow) -> Generation:
-    return item.generation() if isinstance(item, TileRow) else item
+def _with_marks(request: HttpRequest, html: str) -> SafeString:
+    """``html`` (tiles' autoescaped output) with the request's CSRF token and path in place of
+    the markers of cached tiles."""
+    if _CSRF_MARK in html or _NEXT_MARK in html:
+        marks = getattr(request, "_tile_marks", None)
+        if marks is None:  # one token and one path per request, not one per tile
+            marks = request._tile_marks = (get_token(request), escape(request.get_full_path()))  # type: ignore[attr-defined]
+        html = html.replace(_CSRF_MARK, marks[0]).replace(_NEXT_MARK, marks[1])
+    return mark_safe(html)  # noqa: S308 (templates' autoescaped output, markers replaced)
 
 
 @register.filter

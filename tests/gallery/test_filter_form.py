@@ -3,11 +3,19 @@ must be the HTML Django's own widgets render, for every value, choice list and e
 
 from __future__ import annotations
 
+import pytest
 from django import forms
+from django.db import connection
 from django.http import QueryDict
+from django.test import RequestFactory
+from django.test.utils import CaptureQueriesContext
 
+from gallery.accounts.models import User
 from gallery.browse import forms as browse_forms
 from gallery.browse.forms import FilterForm
+from gallery.browse.selectors import GalleryFilters
+from gallery.browse.views import filter_form, request_filters
+from gallery.team.models import Membership, Team
 
 AUTHORS = [("ana", "Ana Lima"), ("bo", "bo")]
 COLLECTIONS = [("8d3f0c4e-8a5c-4f5b-9f39-0a0d7c1e2b3a", "Spring <campaign>")]
@@ -76,3 +84,25 @@ def test_the_remembered_html_is_bounded() -> None:
         for day in range(1, 366):
             str(_form(f"q=&date_to={year}-01-01&date_from={day}")["date_from"])
     assert len(browse_forms._RENDERED) <= browse_forms._RENDERED_MAX
+
+
+@pytest.mark.django_db
+def test_scroll_and_live_requests_read_the_filters_the_form_reads(team: Team, member: User) -> None:
+    """Infinite scroll and live polls skip the form (and its member list) when the query has
+    no filter: what they read is what the form would have answered, for every query."""
+    membership = Membership.objects.select_related("user", "team").get(user=member, team=team)
+    factory = RequestFactory()
+    for query in (
+        "cursor=1.0_5",
+        "since=1.5",
+        "cursor=1.0_5&author=&status=&q=&favourites=",
+        "cursor=1.0_5&author=member&status=failed",
+        "since=1.5&q=fox&favourites=on&date_from=2026-01-02",
+        "cursor=1.0_5&author=nobody&date_to=not-a-date",  # malformed: ignored by both
+        "cursor=1.0_5&unknown=1",
+    ):
+        request = factory.get(f"/?{query}")
+        assert request_filters(request, membership) == filter_form(request, membership).filters()
+    with CaptureQueriesContext(connection) as queries:
+        assert request_filters(factory.get("/?cursor=1.0_5"), membership) == GalleryFilters()
+    assert queries.captured_queries == []
