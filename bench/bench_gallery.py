@@ -215,8 +215,9 @@ def main() -> None:
 @contextmanager
 def _before() -> Iterator[None]:
     """The grid view as it was before its rows were read as values (issue 15): model
-    instances for every row (``gallery_page``), the author filter from ``team_members`` and
-    the filter form's widgets rendered by Django's own classes on every request."""
+    instances for every row (``gallery_page``), the author filter from ``team_members``, the
+    filter form's widgets rendered by Django's own classes and the form built for infinite
+    scroll too. (The template's ``{% tiles %}`` stays: its per-tile loop is not kept.)"""
     from django import forms
 
     from gallery.browse import forms as browse_forms
@@ -239,6 +240,7 @@ def _before() -> Iterator[None]:
     try:
         with (
             patch.object(views, "gallery_grid_page", gallery_page),
+            patch.object(views, "request_filters", lambda r, m: views.filter_form(r, m).filters()),
             patch.object(
                 views,
                 "member_choices",
@@ -302,12 +304,17 @@ def _html_cpu(client: object, deep_url: str, membership: object, runs: int) -> N
     for name, fn in cases.items():
         if "no tile cache" in name:
             cache.clear()
+        else:
+            fn()  # as timed: the cache as this page leaves it (a cold case cleared it)
         with CaptureQueriesContext(connection) as captured:
             fn()
         p50, p95 = _summary(cpu[name])
         print(f"{name:42} {p50:6.1f}ms {p95:6.1f}ms {len(captured.captured_queries):>8}")
     print("Target (issue 15): page HTML <= 20 ms CPU, the HX partial likewise (tiles cached).")
-    print("(before): the view with model rows and Django's widgets, as before, in this run.")
+    print(
+        "(before): the view with model rows, Django's widgets and the form on every scroll, "
+        "in this run (the {% tiles %} tag stays)."
+    )
 
 
 if __name__ == "__main__":
