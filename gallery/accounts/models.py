@@ -13,4 +13,10 @@ class User(AbstractUser):
 
     @property
     def display_name(self) -> str:
-        return self.get_full_name() or self.username
+        return display_name(self.username, self.first_name, self.last_name)
+
+
+def display_name(username: str, first_name: str, last_name: str) -> str:
+    """How a person is named on pages: the full name (as ``get_full_name``), else the
+    username. Also for rows read as values, without a ``User``."""
+    return f"{first_name} {last_name}".strip() or username

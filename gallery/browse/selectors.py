@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, transaction
 from django.db.models import (
     Aggregate,
     BooleanField,
@@ -21,6 +21,7 @@ from django.db.models import (
     Count,
     Exists,
     Max,
+    Model,
     OuterRef,
     Q,
     QuerySet,
@@ -33,6 +34,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from gallery.access import first_or_404, parse_public_id
+from gallery.accounts.models import User
 from gallery.browse.access import generations_for
 from gallery.browse.models import Favourite
 from gallery.collection.models import CollectionItem
@@ -127,6 +129,14 @@ class GalleryFilters:
 @dataclass(frozen=True)
 class GalleryPage:
     items: list[Generation]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class GridPage:
+    """A page of the grid's HTML: its tiles as values (``TileRow``)."""
+
+    items: list[TileRow]
     next_cursor: str | None
 
 
@@ -233,6 +243,22 @@ def gallery_filter(
     return prompt_search(queryset, filters.q, team_id=team_id)
 
 
+def _page_tiles(
+    membership: Membership, filters: GalleryFilters, cursor: Cursor | None, size: int
+) -> QuerySet[Generation]:
+    """The query of one page of the grid (one row more than the page, to know if there is a
+    next one), newest first."""
+    queryset = gallery_filter(
+        generations_for(membership), filters, membership.user_id, team_id=membership.team_id
+    )
+    if cursor is not None:
+        # created_at__lte first: it lets SQLite seek the index instead of scanning it.
+        queryset = queryset.filter(created_at__lte=cursor.created_at).filter(
+            Q(created_at__lt=cursor.created_at) | Q(created_at=cursor.created_at, id__lt=cursor.pk)
+        )
+    return gallery_tiles(queryset, membership.user_id).order_by("-created_at", "-id")[: size + 1]
+
+
 def gallery_page(
     membership: Membership,
     *,
@@ -240,28 +266,194 @@ def gallery_page(
     cursor: Cursor | None = None,
     size: int = PAGE_SIZE,
 ) -> GalleryPage:
-    """One page of the grid, newest first, in two queries whatever its depth: the rows (with
-    their request, author, image and the viewer's favourite flag) and their thumbnails."""
-    user_id = membership.user_id
-    queryset = gallery_filter(
-        generations_for(membership),
-        filters or GalleryFilters(),
-        user_id,
-        team_id=membership.team_id,
-    )
-    if cursor is not None:
-        # created_at__lte first: it lets SQLite seek the index instead of scanning it.
-        queryset = queryset.filter(created_at__lte=cursor.created_at).filter(
-            Q(created_at__lt=cursor.created_at) | Q(created_at=cursor.created_at, id__lt=cursor.pk)
-        )
-    with search_plan(filters or GalleryFilters()):
-        rows = tiles_unpacked(
-            list(gallery_tiles(queryset, user_id).order_by("-created_at", "-id")[: size + 1])
-        )
-    more = len(rows) > size
-    items: list[Generation] = list(rows[:size])
-    next_cursor = Cursor(items[-1].created_at, items[-1].pk).encode() if more and items else None
+    """One page of the grid, newest first, in one query whatever its depth: the rows (with
+    their request, author, image, renditions and the viewer's favourite flag)."""
+    filters = filters or GalleryFilters()
+    with search_plan(filters):
+        rows = tiles_unpacked(list(_page_tiles(membership, filters, cursor, size)))
+    items, next_cursor = _paged(rows, size)
     return GalleryPage(items=items, next_cursor=next_cursor)
+
+
+def gallery_grid_page(
+    membership: Membership,
+    *,
+    filters: GalleryFilters | None = None,
+    cursor: Cursor | None = None,
+    size: int = PAGE_SIZE,
+) -> GridPage:
+    """``gallery_page`` for the grid's HTML: the same query, read as ``TileRow`` values (a
+    finished tile whose HTML is cached needs no model instance; issue 15)."""
+    filters = filters or GalleryFilters()
+    with search_plan(filters):
+        rows = tile_rows(_page_tiles(membership, filters, cursor, size))
+    items, next_cursor = _paged(rows, size)
+    return GridPage(items=items, next_cursor=next_cursor)
+
+
+def _paged[Row: (Generation, TileRow)](rows: list[Row], size: int) -> tuple[list[Row], str | None]:
+    """The page's rows (one more was read) and the cursor of the next page, if any."""
+    items = rows[:size]
+    more = len(rows) > size and items
+    return items, Cursor(items[-1].created_at, items[-1].pk).encode() if more else None
+
+
+# -- the grid's rows as values (issue 15) --------------------------------------------------------
+#
+# A page of 60 finished tiles whose HTML is cached needs, per tile, only what its cache key is
+# made of. Building four model instances per row (generation, request, author, image) and a
+# renditions list made the rows query ~10 ms of CPU instead of ~6 (bench/bench_gallery.py), so
+# the grid reads the same query as plain values and builds a tile's instances only when the
+# tile must be rendered (in flight, or its HTML not in the cache).
+
+# (lookup in the tile query, attribute on its model) for each model a tile reads.
+_GENERATION_COLUMNS = (
+    ("id", "id"),
+    ("public_id", "public_id"),
+    ("request_id", "request_id"),
+    ("team_id", "team_id"),
+    ("index", "index"),
+    ("status", "status"),
+    ("upstream_status", "upstream_status"),
+    ("last_error", "last_error"),
+    ("created_at", "created_at"),
+    ("updated_at", "updated_at"),
+)
+_REQUEST_COLUMNS = (
+    ("request__id", "id"),
+    ("request__public_id", "public_id"),
+    ("request__author_id", "author_id"),
+    ("request__prompt", "prompt"),
+    ("request__parameters", "parameters"),
+)
+_AUTHOR_COLUMNS = (
+    ("request__author__id", "id"),
+    ("request__author__username", "username"),
+    ("request__author__first_name", "first_name"),
+    ("request__author__last_name", "last_name"),
+)
+_IMAGE_COLUMNS = (
+    ("image__id", "id"),
+    ("image__public_id", "public_id"),
+    ("image__team_id", "team_id"),
+    ("image__generation_id", "generation_id"),
+    ("image__width", "width"),
+    ("image__height", "height"),
+    ("image__average_color", "average_color"),
+    ("image__placeholder", "placeholder"),
+    ("image__review_state", "review_state"),
+    ("image__format", "format"),
+    ("image__sha256", "sha256"),
+)
+_ANNOTATIONS = ("is_favourite", "renditions_packed")
+_ROW_LOOKUPS = (
+    tuple(
+        lookup
+        for columns in (_GENERATION_COLUMNS, _REQUEST_COLUMNS, _AUTHOR_COLUMNS, _IMAGE_COLUMNS)
+        for lookup, _ in columns
+    )
+    + _ANNOTATIONS
+)
+_AT = {lookup: position for position, lookup in enumerate(_ROW_LOOKUPS)}
+
+
+def _instance[M: Model](
+    model: type[M], columns: tuple[tuple[str, str], ...], row: tuple[Any, ...]
+) -> M:
+    """``model`` as the ORM would load it with only ``columns`` (``Model.from_db``: values in
+    the model's field order, the others deferred)."""
+    wanted = {attname: row[_AT[lookup]] for lookup, attname in columns}
+    names = [f.attname for f in model._meta.concrete_fields if f.attname in wanted]
+    return model.from_db(DEFAULT_DB_ALIAS, names, [wanted[name] for name in names])
+
+
+class TileRow:
+    """One grid tile as values: what its cache key and the page's cursor read, and the
+    ``Generation`` (request, author, image and renditions as ``gallery_tiles`` loads them)
+    built on first use, for a tile that must be rendered."""
+
+    __slots__ = ("_generation", "_row", "_tile_keys")
+
+    def __init__(self, row: tuple[Any, ...]) -> None:
+        self._row = row
+        self._generation: Generation | None = None
+        self._tile_keys: dict[bool, str | None] = {}
+
+    @property
+    def pk(self) -> int:
+        return int(self._row[_AT["id"]])
+
+    @property
+    def public_id(self) -> Any:
+        return self._row[_AT["public_id"]]
+
+    @property
+    def status(self) -> str:
+        return str(self._row[_AT["status"]])
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in Generation.TERMINAL
+
+    @property
+    def created_at(self) -> datetime:
+        value: datetime = self._row[_AT["created_at"]]
+        return value
+
+    @property
+    def updated_at(self) -> datetime:
+        value: datetime = self._row[_AT["updated_at"]]
+        return value
+
+    @property
+    def is_favourite(self) -> bool:
+        return bool(self._row[_AT["is_favourite"]])
+
+    @property
+    def review_state(self) -> str | None:
+        """The image's review state; None for a tile without an image."""
+        if self._row[_AT["image__id"]] is None:
+            return None
+        return str(self._row[_AT["image__review_state"]])
+
+    @property
+    def renditions(self) -> list[Rendition]:
+        return _renditions(self._row[_AT["renditions_packed"]])
+
+    def generation(self) -> Generation:
+        if self._generation is None:
+            self._generation = self._build()
+        return self._generation
+
+    def _build(self) -> Generation:
+        row = self._row
+        generation = _instance(Generation, _GENERATION_COLUMNS, row)
+        request = _instance(GenerationRequest, _REQUEST_COLUMNS, row)
+        request._state.fields_cache["author"] = _instance(User, _AUTHOR_COLUMNS, row)
+        generation._state.fields_cache["request"] = request
+        image = None
+        if row[_AT["image__id"]] is not None:
+            image = _instance(GalleryImage, _IMAGE_COLUMNS, row)
+            image._state.fields_cache["generation"] = generation
+        generation._state.fields_cache["image"] = image
+        for name in _ANNOTATIONS:
+            setattr(generation, name, row[_AT[name]])
+        return tiles_unpacked([generation])[0]
+
+
+def tile_rows(queryset: QuerySet[Generation]) -> list[TileRow]:
+    """A ``gallery_tiles`` query's rows as ``TileRow`` values."""
+    return [TileRow(row) for row in queryset.values_list(*_ROW_LOOKUPS)]
+
+
+def _renditions(packed: str | None) -> list[Rendition]:
+    """The renditions of ``_packed_renditions``, smallest first."""
+    thumbnails = []
+    for part in filter(None, (packed or "").split(",")):
+        width, height, sha256 = part.split(":")
+        thumbnails.append(Rendition(int(width), int(height), sha256))
+    thumbnails.sort(key=lambda t: t.width)
+    return thumbnails
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,11 +520,7 @@ def tiles_unpacked(rows: list[Generation]) -> list[Generation]:
         image = row._state.fields_cache.get("image")
         if image is None:
             continue
-        thumbnails = []
-        for part in filter(None, (getattr(row, "renditions_packed", "") or "").split(",")):
-            width, height, sha256 = part.split(":")
-            thumbnails.append(Rendition(int(width), int(height), sha256))
-        thumbnails.sort(key=lambda t: t.width)
+        thumbnails = _renditions(getattr(row, "renditions_packed", ""))
         cached: QuerySet[Thumbnail] = QuerySet(model=Thumbnail)  # never run: results below
         cached._result_cache = thumbnails  # type: ignore[assignment]  # read as thumbnails
         cached._prefetch_done = True  # type: ignore[attr-defined]

@@ -21,10 +21,11 @@ from gallery.browse.forms import FilterForm
 from gallery.browse.models import Favourite
 from gallery.browse.selectors import (
     Cursor,
+    GalleryFilters,
     gallery_changes,
+    gallery_grid_page,
     gallery_item_version,
     gallery_neighbours,
-    gallery_page,
     gallery_tile,
     item_lineage,
     item_version,
@@ -38,7 +39,7 @@ from gallery.http import HtmxRequest, redirect_to_next
 from gallery.sharing.selectors import image_feedback
 from gallery.team.access import require_membership
 from gallery.team.models import Membership
-from gallery.team.selectors import team_members
+from gallery.team.selectors import member_choices
 from gallery.templatetags.gallery_tags import money, param, tiles_prefetch
 
 
@@ -61,9 +62,8 @@ def grid(request: HtmxRequest) -> HttpResponse:
     cursor = Cursor.decode(request.GET.get("cursor", ""))
     if request.htmx and cursor is not None:
         # Infinite scroll: only the next tiles and the next sentinel.
-        form = filter_form(request, membership)
-        filters = form.filters()
-        page = gallery_page(membership, filters=filters, cursor=cursor)
+        filters = request_filters(request, membership)
+        page = gallery_grid_page(membership, filters=filters, cursor=cursor)
         tiles_prefetch(request, page.items, membership.can_generate)
         return render(
             request,
@@ -72,7 +72,7 @@ def grid(request: HtmxRequest) -> HttpResponse:
         )
     form = filter_form(request, membership)
     filters = form.filters()
-    page = gallery_page(membership, filters=filters, cursor=cursor)
+    page = gallery_grid_page(membership, filters=filters, cursor=cursor)
     tiles_prefetch(request, page.items, membership.can_generate)
     return render(
         request,
@@ -114,9 +114,10 @@ def live(request: HttpRequest) -> HttpResponse:
     the tiles touched since then, which the page puts in place or adds at the top."""
     membership = require_membership(request)
     now = timezone.now()
-    form = filter_form(request, membership)
     items = gallery_changes(
-        membership, filters=form.filters(), since=_since(request.GET.get("since", ""))
+        membership,
+        filters=request_filters(request, membership),
+        since=_since(request.GET.get("since", "")),
     )
     tiles_prefetch(request, items, membership.can_generate)
     response = render(
@@ -147,11 +148,24 @@ def filter_form(request: HttpRequest, membership: Membership) -> FilterForm:
     """The gallery's filters as this request sets them (the collection page uses them too)."""
     return FilterForm(
         request.GET,
-        members=team_members(membership),
+        authors=member_choices(membership),
         sizes=SIZES,
         # From the cache: the gallery page stays at four queries (issue 15).
         collections=collection_choices(membership),
     )
+
+
+# Query parameters of the grid's own requests that are not filters.
+NOT_FILTERS = frozenset({"cursor", "since"})
+
+
+def request_filters(request: HttpRequest, membership: Membership) -> GalleryFilters:
+    """The filters of a request that renders no filter form (infinite scroll, live polls):
+    without a filter in the query, none, with no form built and no member list read (what the
+    form would answer; issue 15); else the form's."""
+    if not any(value for key, value in request.GET.items() if key not in NOT_FILTERS):
+        return GalleryFilters()
+    return filter_form(request, membership).filters()
 
 
 def filter_query(request: HttpRequest) -> str:
