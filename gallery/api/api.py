@@ -66,7 +66,7 @@ def webhook_list(request: HttpRequest) -> WebhookList:
 
 
 @router.post("/webhooks", response={201: WebhookCreatedOut, **ERRORS})
-def webhook_create(request: HttpRequest, data: WebhookCreateIn) -> Status:
+def webhook_create(request: HttpRequest, data: WebhookCreateIn) -> Status[WebhookCreatedOut]:
     """Add an endpoint (a public https address) for some events; the answer holds the
     secret its deliveries are signed with (Standard Webhooks)."""
     membership = require_scope(request, Scope.ADMIN)
