@@ -200,6 +200,7 @@ def test_over_the_approval_threshold_a_request_waits_and_an_admin_approves_or_de
     assert "2 images</strong> wait for your approval" in owner.get("/spend/").content.decode()
     waiting = owner.get("/?status=approval").content.decode()
     assert waiting.count("Needs approval</strong>") == 2 and ">Approve</button>" in waiting
+    assert waiting.count('name="reason"') == 2  # a decline can say why
     with django_capture_on_commit_callbacks(execute=True):
         approved = owner.post(f"/items/{rows[0].public_id}/approve/", **HX)
     assert approved.status_code == 200
