@@ -170,6 +170,9 @@ def generation_approve(*, generation_id: int, by: User) -> Generation:
     return generation
 
 
+DECLINE_REASON_MAX_CHARS = 200  # the tile's field says so too
+
+
 def generation_decline(*, generation_id: int, by: User, reason: str = "") -> Generation:
     """An owner or admin declines a held request: cancelled, nothing sent, and the tile says
     who declined it and why."""
@@ -178,7 +181,8 @@ def generation_decline(*, generation_id: int, by: User, reason: str = "") -> Gen
         if generation is None or generation.status != Status.AWAITING_APPROVAL:
             raise ApprovalRefused("Only an image waiting for approval can be declined.")
         generation.transition_to(Status.CANCELLED)
-        why = f": {reason.strip()}" if reason.strip() else "."
+        reason = reason.replace("\x00", "").strip()[:DECLINE_REASON_MAX_CHARS]
+        why = f": {reason}" if reason else "."
         generation.last_error = f"Declined by {by.get_username()}{why}"[:1000]
         generation.save()
     return generation
