@@ -99,12 +99,11 @@ def generation_completed(upstream_id: str, status: str, url: str | None, error: 
     """A completion event, handed over by the listener (``manage.py oxen_listen``). The ingest
     runs here, in the same task: one broker hop from Oxen's event to the stored image."""
     from gallery.generation import ingest, track
-    from gallery.generation.selectors import generation_id_for_upstream
 
     outcome = track.generation_event_apply(
         upstream_id=upstream_id, status=status, url=url, error=error
     )
-    if outcome.ingest and (pk := generation_id_for_upstream(upstream_id)) is not None:
+    if outcome.ingest and (pk := outcome.generation_id) is not None:
         _follow(generation_ingest, pk, ingest.generation_ingest(generation_id=pk))
 
 

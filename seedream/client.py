@@ -525,6 +525,11 @@ class OxenClient:
 
     # -- downloads -----------------------------------------------------------------------------
 
+    def warm(self) -> None:
+        """Build the pooled HTTP clients now (each costs 30-50 ms of CPU, mostly its TLS
+        context): a worker process calls it as it starts, not in its first task."""
+        _ = self.http, self._downloader.http
+
     def download_result(self, url: str, dest: IO[bytes] | None = None) -> DownloadResult:
         """Fetch a result file safely (see ``seedream.download``)."""
         return self._downloader.fetch(url, dest)

@@ -152,11 +152,21 @@ def endpoints_for(membership: Membership) -> QuerySet[WebhookEndpoint]:
 def event_emit(*, team_id: int, event: str, data: dict[str, Any]) -> list[WebhookDelivery]:
     """One delivery per active endpoint of the team subscribed to ``event``, written now (in
     the caller's transaction) and queued after commit."""
-    endpoints = [
+    return _deliveries_create(_subscribed(team_id, event), event, data)
+
+
+def _subscribed(team_id: int, event: str) -> list[WebhookEndpoint]:
+    """The team's active endpoints that asked for ``event``."""
+    return [
         endpoint
         for endpoint in WebhookEndpoint.objects.filter(team_id=team_id, is_active=True)
         if event in endpoint.events
     ]
+
+
+def _deliveries_create(
+    endpoints: list[WebhookEndpoint], event: str, data: dict[str, Any]
+) -> list[WebhookDelivery]:
     if not endpoints:
         return []
     message_id = f"msg_{uuid.uuid4().hex}"
@@ -197,21 +207,23 @@ def generation_finished(generation: Generation) -> None:
         event = WebhookEvent.GENERATION_FAILED
     else:
         return
+    # Looked up first: the payload costs two queries, on every result of a team without
+    # webhooks too if it were built before (issue 15: a burst of completions pays them all).
+    endpoints = _subscribed(generation.team_id, event)
+    if not endpoints:
+        return
     image = GalleryImage.objects.filter(generation_id=generation.pk).first()
     request_id = (
         Generation.objects.filter(pk=generation.pk).values_list("request__public_id", flat=True)
     ).first()
-    event_emit(
-        team_id=generation.team_id,
-        event=event,
-        data={
-            "id": str(generation.public_id),
-            "request_id": str(request_id),
-            "status": generation.status,
-            "error": generation.last_error,
-            "image": image_data(image) if image else None,
-        },
-    )
+    data = {
+        "id": str(generation.public_id),
+        "request_id": str(request_id),
+        "status": generation.status,
+        "error": generation.last_error,
+        "image": image_data(image) if image else None,
+    }
+    _deliveries_create(endpoints, event, data)
 
 
 def image_reviewed(image: GalleryImage, *, reviewer: str, from_state: str, note: str) -> None:

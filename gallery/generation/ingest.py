@@ -52,6 +52,7 @@ COST_TIMEOUT = 5.0
 # ingest marks the pipeline busy for INGEST_BUSY_SECONDS; a preview that finds it busy comes
 # back that much later, and is made anyway once it has waited PREVIEW_MAX_WAIT.
 INGEST_BUSY_KEY = "gallery:ingest-busy"
+INGESTIBLE = (*Generation.UPSTREAM_ACTIVE, Status.DOWNLOADING)
 INGEST_BUSY_SECONDS = 3
 PREVIEW_MAX_WAIT = 120.0
 
@@ -59,17 +60,20 @@ PREVIEW_MAX_WAIT = 120.0
 def generation_ingest(*, generation_id: int) -> Next:
     """Download, verify and store the result with its thumbnails. Running it twice changes
     nothing: files have content-hash names and the row changes only from the states above."""
-    with transaction.atomic():
-        generation = generation_lock(generation_id)
-        if generation is None or generation.status not in (
-            *Generation.UPSTREAM_ACTIVE,
-            Status.DOWNLOADING,
-        ):
-            return Next.done()
-        if generation.status != Status.DOWNLOADING:
-            generation.upstream_status = "succeeded"
-            generation.transition_to(Status.DOWNLOADING)
-            generation.save()
+    # A row already downloading (an event or the sweep marked it) needs no lock to start: only
+    # storing the result changes it, and ``_store`` looks again under the lock.
+    generation = Generation.objects.select_related("team").filter(pk=generation_id).first()
+    if generation is None or generation.status not in INGESTIBLE:
+        return Next.done()
+    if generation.status != Status.DOWNLOADING:
+        with transaction.atomic():
+            generation = generation_lock(generation_id)
+            if generation is None or generation.status not in INGESTIBLE:
+                return Next.done()
+            if generation.status != Status.DOWNLOADING:
+                generation.upstream_status = "succeeded"
+                generation.transition_to(Status.DOWNLOADING)
+                generation.save()
 
     cache.set(INGEST_BUSY_KEY, True, timeout=INGEST_BUSY_SECONDS)
     client = oxen.get_client()
@@ -90,7 +94,7 @@ def generation_ingest(*, generation_id: int) -> Next:
             return Next(seconds=record_wait(generation_id, exc), ingest=True)
         cost = result_cost(client, generation.upstream_id)
         image_id = _store(
-            generation_id, path, result.info, result.thumbnails, result.placeholder, cost
+            generation, path, result.info, result.thumbnails, result.placeholder, cost
         )
     if image_id is not None and _later_widths(result.info.width):
         # The wider renditions (2x tiles, the detail page): made next, on their own
@@ -191,7 +195,7 @@ def _billed_failure(generation_id: int, reason: str) -> Next:
 
 
 def _store(
-    generation_id: int,
+    generation: Generation,
     path: Path,
     info: imaging.ResultInfo,
     thumbnails: Iterable[imaging.Thumbnail],
@@ -199,7 +203,6 @@ def _store(
     cost: Decimal | None,
 ) -> int | None:
     """Store the files and the rows; the image's id, or None if another run stored it."""
-    generation = Generation.objects.select_related("team").get(pk=generation_id)
     image = GalleryImage(
         team=generation.team,
         generation=generation,
@@ -223,7 +226,7 @@ def _store(
         for thumb in thumbnails
     ]
     with transaction.atomic():
-        locked = generation_lock(generation_id)
+        locked = generation_lock(generation.pk)
         if locked is None or locked.status != Status.DOWNLOADING:
             return None
         if GalleryImage.objects.filter(generation=locked).exists():

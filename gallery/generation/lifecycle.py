@@ -32,12 +32,15 @@ Status = Generation.Status
 class Next:
     """What a task should do after a service ran: nothing, or a step now or in ``seconds``:
     the same step again, the ingest (``ingest``) or the submit (``submit``). ``preview``: a
-    stored image whose preview rendition is to be made next, on its own queue."""
+    stored image whose preview rendition is to be made next, on its own queue.
+    ``generation_id``: the row it is about, from a service that found the row itself (an
+    event names Oxen's id, not ours)."""
 
     seconds: float | None = None
     ingest: bool = False
     submit: bool = False
     preview: int | None = None
+    generation_id: int | None = None
 
     @classmethod
     def done(cls) -> Next:

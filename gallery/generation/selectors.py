@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from django.db.models import Count
 
-from gallery.generation.models import Generation, Reference
+from gallery.generation.models import Reference
 from gallery.team.models import Membership
 
 LIBRARY_PAGE = 24
@@ -60,11 +60,3 @@ def references_in_order(membership: Membership, public_ids: list[str]) -> list[R
         for r in Reference.objects.filter(team_id=membership.team_id, public_id__in=set(wanted))
     }
     return [found[value] for value in wanted if value in found]
-
-
-def generation_id_for_upstream(upstream_id: str) -> int | None:
-    """Our row for Oxen's generation id, or None (not ours: another app using the same key)."""
-    pk: int | None = (
-        Generation.objects.filter(upstream_id=upstream_id).values_list("pk", flat=True).first()
-    )
-    return pk

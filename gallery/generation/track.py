@@ -38,6 +38,14 @@ POLL_WITHOUT_STREAM = timedelta(seconds=1.5)
 POLL_MAX_WITH_STREAM = timedelta(seconds=30)
 # Set while the sweep has seen the stream up; its disappearance means a catch-up is due.
 _STREAM_SEEN_KEY = "oxen:sweep-saw-stream"
+# A job that has just left Oxen's active list finished, and with the stream up its event is on
+# the way (behind the other completions of a burst, it may wait in the ingest queue a few
+# seconds). The sweep gives the event this long before it asks Oxen about that row itself:
+# asking at once would mark the row and queue a second ingest task next to the event's, which
+# is what a burst of completions could least afford (issue 15). A lost event costs this much
+# more latency, no image: the status call follows at the first sweep after it.
+EVENT_GRACE = timedelta(seconds=15)
+_LEFT_QUEUE_KEY = "gallery:left-queue:{pk}"
 
 
 def apply_upstream_status(*, generation_id: int, upstream: QueueGeneration) -> Next:
@@ -70,17 +78,15 @@ def generation_event_apply(
     *, upstream_id: str, status: str, url: str | None, error: str | None
 ) -> Next:
     """A ``media_generation_completed`` event, handed over by the listener."""
-    generation = Generation.objects.filter(upstream_id=upstream_id).only("pk").first()
-    if generation is None:
-        return Next.done()  # not ours (another app using the same key)
     with transaction.atomic():
-        locked = lifecycle.generation_lock(generation.pk)
+        locked = Generation.objects.select_for_update().filter(upstream_id=upstream_id).first()
+        # None: not ours (another app using the same key).
         if locked is None or locked.status not in Generation.UPSTREAM_ACTIVE:
             return Next.done()
         if status == "succeeded":
             locked.upstream_status = status
             _mark_made(locked, url)
-            return Next(ingest=True)
+            return Next(ingest=True, generation_id=locked.pk)
         if status == "failed":
             locked.upstream_status = status
             lifecycle.fail_locked(locked, lifecycle.upstream_failure_message(error))
@@ -149,7 +155,8 @@ def generations_sweep(*, limit: int = 1000, catch_up: bool = False) -> SweepResu
     due = list(active.order_by("next_check_at").values_list("pk", "upstream_id")[:limit])
     strangers = 0
     if due:
-        polled, strangers = _poll(due)
+        # Events still come (and did not go missing: a catch-up looks at once).
+        polled, strangers = _poll(due, events_coming=not catch_up and oxen.event_stream_connected())
         ingest.extend(polled)
     costs_record(now)
     # Reservations of rows that ended or were billed since: charged or released.
@@ -235,8 +242,11 @@ def _stream_went_away() -> bool:
     return False
 
 
-def _poll(due: Sequence[tuple[int, str | None]]) -> tuple[list[int], int]:
-    """One ``GET /api/ai/queue`` for every due row; a status call only for rows that left it.
+def _poll(
+    due: Sequence[tuple[int, str | None]], *, events_coming: bool = False
+) -> tuple[list[int], int]:
+    """One ``GET /api/ai/queue`` for every due row; a status call only for rows that left it
+    (with ``events_coming``, only once ``EVENT_GRACE`` has passed without their event).
     Returns the rows to ingest and how many active jobs of ours no row knows."""
     client = oxen.get_client()
     try:
@@ -251,8 +261,10 @@ def _poll(due: Sequence[tuple[int, str | None]]) -> tuple[list[int], int]:
         Generation.objects.filter(upstream_id__in=ours).values_list("upstream_id", flat=True)
     )
     ingest: list[int] = []
+    left = [pk for pk, upstream_id in due if upstream_id and upstream_id not in active]
+    waiting = _event_grace(left) if events_coming else set()
     for pk, upstream_id in due:
-        if upstream_id is None:
+        if upstream_id is None or pk in waiting:
             continue
         row = active.get(upstream_id)
         if row is None:
@@ -272,6 +284,20 @@ def _poll(due: Sequence[tuple[int, str | None]]) -> tuple[list[int], int]:
         if apply_upstream_status(generation_id=pk, upstream=row).ingest:
             ingest.append(pk)
     return ingest, len(set(ours) - known)
+
+
+def _event_grace(left: list[int]) -> set[int]:
+    """Of the rows whose job has just left Oxen's active list, those seen leaving for the first
+    time: they wait ``EVENT_GRACE`` for their completion event (due again after it)."""
+    if not left:
+        return set()
+    seen = cache.get_many([_LEFT_QUEUE_KEY.format(pk=pk) for pk in left])
+    first = [pk for pk in left if _LEFT_QUEUE_KEY.format(pk=pk) not in seen]
+    if first:
+        grace = EVENT_GRACE.total_seconds()
+        cache.set_many({_LEFT_QUEUE_KEY.format(pk=pk): True for pk in first}, timeout=grace * 4)
+        Generation.objects.filter(pk__in=first).update(next_check_at=timezone.now() + EVENT_GRACE)
+    return set(first)
 
 
 def _count_check(pk: int) -> None:

@@ -83,3 +83,23 @@ def test_periodic_tasks_expire_well_inside_the_visibility_timeout() -> None:
     for entry in settings.CELERY_BEAT_SCHEDULE.values():
         assert entry["options"]["expires"] < settings.CELERY_VISIBILITY_TIMEOUT / 2
         assert entry["options"]["expires"] <= entry["schedule"] * 5
+
+
+def test_a_new_pool_process_builds_its_http_clients_before_its_first_task(settings: Any) -> None:
+    """Each client costs 30-50 ms of CPU (its TLS context): a burst of completions would pay
+    it on every pool process at once, in the first task (issue 15)."""
+    from celery.signals import worker_process_init
+
+    from gallery import oxen
+    from seedream import pool
+
+    settings.OXEN_API_KEY = "sim-test-key-0123456789"
+    settings.OXEN_BASE_URL = "http://127.0.0.1:9"
+    pool.close_shared_clients()
+    config = oxen.client_config()
+    assert not any(key[1] == config for key in pool._clients)
+
+    worker_process_init.send(sender=None)
+
+    assert {kind for kind, built in pool._clients if built == config} == {"api", "download"}
+    pool.close_shared_clients()

@@ -141,3 +141,39 @@ def test_the_listener_stops_saying_connected_as_soon_as_the_stream_is_gone(
     assert time.monotonic() - started < 3, "polling would wait for a stream that is gone"
     oxen_sim.start_http()
     wait(oxen.event_stream_connected, timeout=10)
+
+
+def test_with_the_stream_up_a_finished_job_is_left_to_its_event_for_a_grace_period(
+    oxen_sim: Simulator, team: Team, member: User
+) -> None:
+    """A burst of completions (issue 15): the sweep that finds jobs gone from Oxen's active
+    list while their events are on the way must not mark them and queue a second ingest each
+    (nor ask Oxen about each); only a row whose event has not come after the grace is asked."""
+    generation = submitted(team, member)
+    oxen_sim.finish(generation.upstream_id)
+    oxen.listener_heartbeat()
+    Generation.objects.filter(pk=generation.pk).update(next_check_at=timezone.now())
+
+    started = timezone.now()
+    first = track.generations_sweep()
+    row = Generation.objects.get(pk=generation.pk)
+    assert generation.pk not in first.ingest
+    assert row.status in Generation.UPSTREAM_ACTIVE
+    assert row.next_check_at >= started + track.EVENT_GRACE
+    assert "GET /api/ai/queue/{id}" not in oxen_sim.generation_counters(generation.upstream_id)
+
+    # The event never came: once the grace is over, the sweep asks Oxen and ingests.
+    Generation.objects.filter(pk=generation.pk).update(next_check_at=timezone.now())
+    oxen.listener_heartbeat()
+    assert generation.pk in track.generations_sweep().ingest
+    assert Generation.objects.get(pk=generation.pk).status == "downloading"
+
+
+def test_without_the_stream_a_finished_job_is_asked_about_at_once(
+    oxen_sim: Simulator, team: Team, member: User
+) -> None:
+    generation = submitted(team, member)
+    oxen_sim.finish(generation.upstream_id)
+    oxen.listener_gone()
+    Generation.objects.filter(pk=generation.pk).update(next_check_at=timezone.now())
+    assert generation.pk in track.generations_sweep().ingest

@@ -15,14 +15,19 @@ import pytest
 import yaml
 from django.conf import settings
 from django.core.files.storage import storages
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from PIL import Image, ImageChops, ImageStat
 
 from gallery.accounts.models import User
-from gallery.generation import ingest
+from gallery.generation import ingest, submit, track
+from gallery.generation.models import Generation
 from gallery.media import imaging
 from gallery.media.models import Thumbnail
 from gallery.media.renditions import EAGER_WIDTHS, LATER_WIDTHS, PREVIEW_WIDTH, THUMBNAIL_WIDTHS
 from gallery.team.models import Team
+from seedream.simulator import Simulator
+from tests.conftest import ids, new_request
 from tests.factories import make_item
 from tests.gallery.test_imaging import encode, textured
 
@@ -253,3 +258,33 @@ def test_an_ingest_marks_the_pipeline_busy(team: Team, member: User, settings: A
     cache.delete(ingest.INGEST_BUSY_KEY)
     ingest.generation_ingest(generation_id=generation.pk)  # no result URL: fails, after marking
     assert cache.get(ingest.INGEST_BUSY_KEY)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_completion_event_is_stored_in_eleven_statements(
+    oxen_sim: Simulator, team: Team, member: User
+) -> None:
+    """The event and the ingest of one result, as the ingest worker runs them: a burst of
+    completions pays every statement 100 times over (issue 15: 15 before, with a second lookup
+    of the row by Oxen's id, a second lock of a row already downloading, and the webhook
+    payload's two queries for a team that has no webhooks)."""
+    [pk] = ids(new_request(team, member))
+    submit.generation_submit(generation_id=pk)
+    upstream_id = Generation.objects.get(pk=pk).upstream_id
+    oxen_sim.finish(upstream_id)
+    with CaptureQueriesContext(connection) as queries:
+        outcome = track.generation_event_apply(
+            upstream_id=upstream_id,
+            status="succeeded",
+            url=oxen_sim.result_url(upstream_id),
+            error=None,
+        )
+        assert outcome.ingest and outcome.generation_id == pk
+        ingest.generation_ingest(generation_id=pk)
+    statements = [
+        q["sql"]
+        for q in queries.captured_queries
+        if q["sql"].split()[0].upper() not in ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE")
+    ]
+    assert Generation.objects.get(pk=pk).status == "succeeded"
+    assert len(statements) <= 11, "\n".join(statements)
