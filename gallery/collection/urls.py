@@ -8,6 +8,7 @@ urlpatterns = [
     path("collections/", views.collections, name="collections"),
     path("collections/new/", views.collection_new, name="collection-new"),
     path("collections/add/", views.collection_add, name="collection-add"),
+    path("collections/tray/", views.collection_tray, name="collection-tray"),
     path("collections/<uuid:public_id>/", views.collection_detail, name="collection"),
     path("collections/<uuid:public_id>/edit/", views.collection_edit, name="collection-edit"),
     path("collections/<uuid:public_id>/delete/", views.collection_delete, name="collection-delete"),

@@ -195,6 +195,16 @@ def collection_add(request: HtmxRequest) -> HttpResponse:
     )
 
 
+@login_required
+@require_GET
+def collection_tray(request: HttpRequest) -> HttpResponse:
+    """The drop targets the gallery shows while a finished tile is dragged: the team's
+    collections (the drop posts to ``collection_add`` like the selection bar). Loaded when a
+    drag starts, so the gallery page itself costs no query for it."""
+    membership = require_membership(request, generate=True)
+    return render(request, "collection/_tray.html", {"collections": collection_list(membership)})
+
+
 def _back(request: HttpRequest, public_id: object) -> HttpResponse:
     return redirect(reverse("collection", args=[public_id]) + _anchor(request))
 

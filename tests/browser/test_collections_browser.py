@@ -170,3 +170,45 @@ def test_collect_reorder_share_with_proofing_pick_comment_and_download_the_picks
     page.goto(f"{live_server.url}/collections/")
     axe["collections"] = axe_violations(page, "collections")
     assert {name: found for name, found in axe.items() if found} == {}
+
+
+def test_a_gallery_tile_dragged_onto_a_collection_is_added_to_it(
+    page: Any,
+    live_server: Any,
+    screenshot: Any,
+    team: Team,
+    member: User,
+    media_storage: Path,
+    db_lock: Any,
+) -> None:
+    """Issue 16's "add by dragging tiles": the tray of the team's collections appears when a
+    finished tile is dragged, and the drop adds that image and says so."""
+    from gallery.collection import services as collection_services
+    from gallery.team.models import Membership
+
+    image = make_image(team, member, prompt="lighthouse", colour=(40, 90, 200))
+    membership = Membership.objects.get(team=team, user=member)
+    spring = collection_services.collection_create(membership=membership, name="Spring")
+    collection_services.collection_create(membership=membership, name="Autumn")
+
+    log_in(page, live_server.url, "member", PASSWORD)
+    page.goto(f"{live_server.url}/")
+    source = page.locator(f"#tile-{image.generation.public_id} .tile-link img")
+    source.wait_for()
+    assert page.locator("[data-collection-tray]").is_hidden()
+    box = source.bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] / 2 + 30, box["y"] + box["height"] / 2 + 30, steps=4)
+    target = page.locator("[data-collection-tray][data-loaded] li:has-text('Spring')")
+    target.wait_for()
+    screenshot("collection-drag-tray")
+    spot = target.bounding_box()
+    assert spot is not None
+    page.mouse.move(spot["x"] + spot["width"] / 2, spot["y"] + spot["height"] / 2, steps=6)
+    page.mouse.up()
+    page.wait_for_selector("[data-collection-drop-status]:has-text('Added 1 image to “Spring”.')")
+    assert list(spring.items.values_list("image_id", flat=True)) == [image.pk]
+    assert not Collection.objects.get(name="Autumn").items.exists()
+    page.wait_for_selector("[data-collection-tray]", state="hidden")

@@ -266,7 +266,8 @@ def test_another_teams_collection_is_a_404_on_every_route(
     )
     # The routes without a collection id in them: the list and "new" show only the team's own.
     assert "Theirs" not in member_client.get("/collections/").text
-    checked |= {"collections", "collection-new"}
+    assert "Theirs" not in member_client.get("/collections/tray/").text
+    checked |= {"collections", "collection-new", "collection-tray"}
     assert checked == routes
     # The gallery's filter offers only the team's collections: another's id is refused.
     response = member_client.get("/", {"collection": foreign.public_id})
@@ -479,3 +480,60 @@ def test_a_followed_collection_withholds_unapproved_images_when_the_team_require
         membership=membership, collection=collection, images=[pending]
     )
     assert shown(token) == [str(a.public_id)]
+
+
+def test_the_drag_tray_lists_the_teams_collections_for_members_only(
+    team: Team, member: User, membership: Membership, make_user: Callable[..., User]
+) -> None:
+    """The drop targets a dragged gallery tile is offered (issue 16: add by dragging tiles):
+    this team's collections with their counts, nothing of another team's, nothing for a
+    viewer, and the gallery page only points at it (it costs the gallery no query)."""
+    image = make_item(team, member).image
+    spring = collection_services.collection_create(membership=membership, name="Spring")
+    collection_services.collection_add(membership=membership, collection=spring, images=[image])
+    collection_services.collection_create(membership=membership, name="Autumn <b>")
+    stranger = make_user("stranger")
+    other_team = team_create(name="Other", owner=stranger)
+    other = Membership.objects.get(team=other_team, user=stranger)
+    collection_services.collection_create(membership=other, name="Not yours")
+
+    as_member = client_for(member)
+    html = as_member.get(reverse("collection-tray")).text
+    targets = re.findall(r'data-collection-drop="([0-9a-f-]{36})">([^<]*)<span', html)
+    assert [(pk, name.strip()) for pk, name in targets] == [
+        (str(c.public_id), c.name.replace("<", "&lt;").replace(">", "&gt;"))
+        for c in Collection.objects.filter(team=team).order_by("name")
+    ]
+    assert "Not yours" not in html and "Autumn &lt;b&gt;" in html
+    gallery = as_member.get("/").text
+    assert f'data-collection-tray="{reverse("collection-tray")}"' in gallery
+    assert "js/collection.js" in gallery
+
+    viewer = make_user("viewer")
+    membership_add(team=team, user=viewer, role=Membership.Role.VIEWER)
+    as_viewer = client_for(viewer)
+    assert as_viewer.get(reverse("collection-tray")).status_code == 404
+    assert "data-collection-tray" not in as_viewer.get("/").text
+    assert as_member.post(reverse("collection-tray")).status_code == 405
+
+
+def test_a_tile_dropped_on_a_collection_is_added_as_the_selection_bar_adds_it(
+    team: Team, member: User, membership: Membership
+) -> None:
+    """What the drop sends (static/js/collection.js): one item's id, the collection, add=1, as
+    htmx; the answer it reads out is the dialog's status line, or its alert when refused."""
+    [finished] = items(team, member, 1)
+    spring = collection_services.collection_create(membership=membership, name="Spring")
+    as_member = client_for(member)
+    drop = {"ids": [finished.public_id], "collection": spring.public_id, "add": "1"}
+    response = as_member.post(reverse("collection-add"), drop, **HTMX)
+    assert response.status_code == 200
+    assert re.search(r'role="status">Added 1 image to “Spring”\.<', response.text)
+    assert order(spring) == [finished.image.pk]
+    in_flight = make_item(team, member, status="processing")
+    refused = as_member.post(
+        reverse("collection-add"), {**drop, "ids": [in_flight.public_id]}, **HTMX
+    )
+    assert 'role="status"' not in refused.text
+    assert re.search(r'role="alert">Only finished images can be collected', refused.text)
+    assert order(spring) == [finished.image.pk]
