@@ -139,11 +139,15 @@ class ChargedRow:
     review_state: str
 
 
-def charged_rows(membership: Membership, *, since: datetime | None = None) -> Iterator[ChargedRow]:
+def charged_rows(
+    membership: Membership, *, since: datetime | None = None, until: datetime | None = None
+) -> Iterator[ChargedRow]:
     """The charged generations, oldest first, with their cost (billed, else the estimate)."""
     rows = charged_generations(membership)
     if since is not None:
         rows = rows.filter(created_at__gte=since)
+    if until is not None:
+        rows = rows.filter(created_at__lt=until)
     values = rows.order_by("created_at", "id").values_list(
         "created_at",
         "request__author__username",
@@ -193,9 +197,11 @@ class SpendReport:
 
 
 def spend_report(membership: Membership, *, when: datetime | None = None) -> SpendReport:
-    """This month's spend: per day, by member, size and model; images made, approved and
-    rejected; and the budget bars."""
+    """The spend of the month holding ``when`` (this month by default): per day, by member,
+    size and model; images made, approved and rejected; and, for this month, the budget bars
+    and the requests awaiting approval (they describe now, not a past month)."""
     month = periods.month(when)
+    current = month == periods.month()
     per_day: dict[date, Decimal] = defaultdict(lambda: ZERO)
     groups: dict[str, dict[str, list[Decimal | int]]] = {
         "member": {},
@@ -203,9 +209,7 @@ def spend_report(membership: Membership, *, when: datetime | None = None) -> Spe
         "model": {},
     }
     report = SpendReport(month, [], [], [], [])
-    for row in charged_rows(membership, since=month.start):
-        if row.created_at >= month.end:
-            continue
+    for row in charged_rows(membership, since=month.start, until=month.end):
         per_day[_local_date(row.created_at)] += row.cost
         report.total += row.cost
         report.estimated += row.cost if row.estimated else ZERO
@@ -232,6 +236,8 @@ def spend_report(membership: Membership, *, when: datetime | None = None) -> Spe
         ordered("size"),
         ordered("model"),
     )
+    if not current:
+        return report
     report.bars = budget_summary(membership).bars
     if membership.can_manage:
         report.awaiting_approval = Generation.objects.filter(

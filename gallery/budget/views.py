@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -16,6 +17,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from gallery.budget import models as periods
 from gallery.budget import services
 from gallery.budget.forms import MemberQuotaForm, TeamBudgetForm
 from gallery.budget.models import BudgetChange
@@ -76,13 +78,44 @@ def spend_chart(report: SpendReport) -> Chart:
 @login_required
 @require_GET
 def spend(request: HttpRequest) -> HttpResponse:
+    """This month's spend, or an earlier month's (``?month=2026-10``), with links to the
+    month before and after."""
     membership = require_membership(request)
-    report = spend_report(membership)
-    return render(
-        request,
-        "budget/spend.html",
-        {"report": report, "chart": spend_chart(report), "team_wide": membership.can_manage},
-    )
+    this_month = periods.month()
+    error = ""
+    when = None
+    if wanted := request.GET.get("month", ""):
+        when = _month_start(wanted)
+        if when is None or when > this_month.start:
+            error = (
+                f"There is no spend to show for “{wanted[:20]}”: "
+                "months are written like 2026-10, up to this one."
+            )
+            when = None
+    report = spend_report(membership, when=when)
+    before = periods.month(report.month.start - timedelta(days=1)).start
+    after = report.month.end if report.month.end <= this_month.start else None
+    context = {
+        "report": report,
+        "chart": spend_chart(report),
+        "team_wide": membership.can_manage,
+        "current": report.month == this_month,
+        "before": before,
+        "after": after,
+        "error": error,
+    }
+    return render(request, "budget/spend.html", context, status=400 if error else 200)
+
+
+def _month_start(value: str) -> datetime | None:
+    """The local start of the month ``value`` names (``YYYY-MM``), or None."""
+    try:
+        chosen = datetime.strptime(value, "%Y-%m")  # naive: made aware below
+    except ValueError:
+        return None
+    if chosen.year < 2000:
+        return None
+    return timezone.make_aware(chosen)
 
 
 class _Echo:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -503,3 +504,39 @@ def test_the_form_estimates_at_the_price_of_the_size_chosen(
     html = refused.content.decode()
     assert refused.status_code == 422
     assert "Estimated cost <output data-cost-total>$0.24</output>" in html
+
+
+def test_the_dashboard_shows_an_earlier_month_and_links_the_months_around_it(
+    team: Team, member: User, member_client: Client, media_storage: Any
+) -> None:
+    """Issue 11's dashboard showed only the current month: ``?month=YYYY-MM`` shows another,
+    with its own figures and no budget bars (they describe now), and a month to come or a
+    malformed one is refused in words."""
+    _budget(team, monthly_limit=Decimal("10"))
+    now = timezone.localtime()
+    this_month = now.replace(day=1, hour=12, minute=0, second=0, microsecond=0)
+    last_month = (this_month - timedelta(days=1)).replace(day=10)
+    for state in ("approved", "rejected"):
+        image = make_image(team, member, state=state, prompt=f"old {state}")
+        Generation.objects.filter(pk=image.generation_id).update(created_at=last_month)
+    make_image(team, member, state="approved", prompt="new")
+    owner = _client(_owner())
+
+    current = owner.get("/spend/").content.decode()
+    assert re.search(r"Images made</span><strong>1<", current)
+    assert f'href="?month={last_month:%Y-%m}" rel="prev"' in current
+    assert 'rel="next"' not in current and "Team budget this month" in current
+
+    earlier = owner.get(f"/spend/?month={last_month:%Y-%m}")
+    page = earlier.content.decode()
+    assert earlier.status_code == 200
+    assert f"Spend in {last_month:%B %Y}" in page
+    assert re.search(r"Images made</span><strong>2<", page)
+    assert re.search(r"Approved</span><strong>1<", page)
+    assert f'href="?month={this_month:%Y-%m}" rel="next"' in page
+    assert "Team budget this month" not in page
+
+    for wrong in ("2026-13", "soon", f"{this_month.year + 1}-01"):
+        refused = owner.get("/spend/", {"month": wrong})
+        assert refused.status_code == 400, wrong
+        assert "months are written like 2026-10" in refused.content.decode()
