@@ -303,7 +303,7 @@ if REDIS_URL:
 else:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "BACKEND": "gallery.cache.FileBasedCache",  # add and incr atomic
             "LOCATION": str(VAR_DIR / "cache"),
         }
     }

@@ -144,3 +144,15 @@ def test_redis_url_switches_broker_and_cache_to_redis(tmp_path: Path) -> None:
         "redis://h:6379/2",
         "django.core.cache.backends.redis.RedisCache",
     ]
+
+
+def test_without_redis_the_cache_is_the_file_cache_with_atomic_add_and_incr(
+    tmp_path: Path,
+) -> None:
+    code = "from django.conf import settings; print(settings.CACHES['default']['BACKEND'])"
+    result = manage(
+        "shell", "--verbosity", "0", "-c", code,
+        env={"VAR_DIR": str(tmp_path), "SECRET_KEY": STRONG_KEY},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["gallery.cache.FileBasedCache"]
