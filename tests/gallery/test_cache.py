@@ -24,7 +24,8 @@ def _claim(location: str, results: Any) -> None:
 
 
 def _run(target: Any, *args: Any) -> None:
-    context = multiprocessing.get_context("fork")
+    # forkserver: the test process has threads (pytest-xdist's), and fork() there may deadlock.
+    context = multiprocessing.get_context("forkserver")
     processes = [context.Process(target=target, args=args) for _ in range(PROCESSES)]
     for process in processes:
         process.start()
@@ -43,7 +44,7 @@ def test_increments_from_several_processes_are_all_counted(tmp_path: Path) -> No
 def test_only_one_of_several_processes_adds_a_key(tmp_path: Path) -> None:
     for round_ in range(5):
         location = tmp_path / str(round_)
-        results = multiprocessing.get_context("fork").Queue()
+        results = multiprocessing.get_context("forkserver").Queue()
         _run(_claim, str(location), results)
         claimed = [results.get(timeout=10) for _ in range(PROCESSES)]
         assert claimed.count(True) == 1, claimed
