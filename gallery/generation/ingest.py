@@ -43,6 +43,10 @@ from seedream.client import OxenClient
 
 logger = logging.getLogger(__name__)
 
+# The states a row can be ingested from: Oxen still working on it as far as the row knows (a
+# status call or event said succeeded), or marked downloading.
+INGESTIBLE = (*Generation.UPSTREAM_ACTIVE, Status.DOWNLOADING)
+
 # The cost is read right after the download with this bound; if Oxen does not say it then,
 # the sweep asks again later (``generations_sweep``) and the ledger corrects it daily.
 COST_TIMEOUT = 5.0
@@ -52,14 +56,13 @@ COST_TIMEOUT = 5.0
 # ingest marks the pipeline busy for INGEST_BUSY_SECONDS; a preview that finds it busy comes
 # back that much later, and is made anyway once it has waited PREVIEW_MAX_WAIT.
 INGEST_BUSY_KEY = "gallery:ingest-busy"
-INGESTIBLE = (*Generation.UPSTREAM_ACTIVE, Status.DOWNLOADING)
 INGEST_BUSY_SECONDS = 3
 PREVIEW_MAX_WAIT = 120.0
 
 
 def generation_ingest(*, generation_id: int) -> Next:
     """Download, verify and store the result with its thumbnails. Running it twice changes
-    nothing: files have content-hash names and the row changes only from the states above."""
+    nothing: files have content-hash names and the row changes only from ``INGESTIBLE``."""
     # A row already downloading (an event or the sweep marked it) needs no lock to start: only
     # storing the result changes it, and ``_store`` looks again under the lock.
     generation = Generation.objects.select_related("team").filter(pk=generation_id).first()
