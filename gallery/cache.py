@@ -2,9 +2,10 @@
 atomic across processes.
 
 Django's ``FileBasedCache`` implements both as a read then a write, so two processes (gunicorn's
-workers, the Celery workers) can both "add" the same key, or both read 3 and write 4. The
-generate burst limit counts with ``incr``; link-state priming, the ledger's "soon" latch and
-the mail-once latches rely on ``add``. Here each of the two runs under an exclusive lock on one
+workers, the Celery workers) can both "add" the same key, or both read 3 and write 4. The rate
+limits (generate bursts, the API, link passwords, proofing, review flags) count with ``add``
+then ``incr``; the proofing digest's once-per-burst marker and the ledger's "soon" latch rely on
+``add`` alone. Here each of the two runs under an exclusive lock on one
 lock file in the cache directory (``django.core.files.locks``: ``fcntl`` on POSIX, ``msvcrt``
 on Windows); reads and plain writes stay lock-free (a write is a rename of a whole file). With
 Redis configured the cache is Redis, whose ``SET NX`` and ``INCR`` are atomic already.

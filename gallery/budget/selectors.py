@@ -190,6 +190,7 @@ class SpendReport:
     rejected: int = 0
     bars: list[Bar] = field(default_factory=list)
     awaiting_approval: int = 0  # the team's requests held for an owner's or admin's approval
+    current: bool = True  # the month is this one (the bars and approvals describe now)
 
     @property
     def cost_per_approved(self) -> Decimal | None:
@@ -201,14 +202,13 @@ def spend_report(membership: Membership, *, when: datetime | None = None) -> Spe
     size and model; images made, approved and rejected; and, for this month, the budget bars
     and the requests awaiting approval (they describe now, not a past month)."""
     month = periods.month(when)
-    current = month == periods.month()
     per_day: dict[date, Decimal] = defaultdict(lambda: ZERO)
     groups: dict[str, dict[str, list[Decimal | int]]] = {
         "member": {},
         "size": {},
         "model": {},
     }
-    report = SpendReport(month, [], [], [], [])
+    report = SpendReport(month, [], [], [], [], current=month == periods.month())
     for row in charged_rows(membership, since=month.start, until=month.end):
         per_day[_local_date(row.created_at)] += row.cost
         report.total += row.cost
@@ -236,7 +236,7 @@ def spend_report(membership: Membership, *, when: datetime | None = None) -> Spe
         ordered("size"),
         ordered("model"),
     )
-    if not current:
+    if not report.current:
         return report
     report.bars = budget_summary(membership).bars
     if membership.can_manage:

@@ -99,7 +99,6 @@ def spend(request: HttpRequest) -> HttpResponse:
         "report": report,
         "chart": spend_chart(report),
         "team_wide": membership.can_manage,
-        "current": report.month == this_month,
         "before": before,
         "after": after,
         "error": error,
