@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import math
 import os
 import platform
 import shlex
@@ -267,11 +268,69 @@ def main() -> None:
             f" {memory[name]:>8.1f} MB"
         )
 
+    placeholder_and_effort(args.runs)
+
     print(
         "\ntargets (issue): 400 px median <= 80 ms, >= 3x naive, peak RSS added <= 32 MB"
         "; issue 15: eager ingest <= 5x the floor"
         " (informational: this script does not pass or fail)"
     )
+
+
+def placeholder_and_effort(runs: int) -> None:
+    """Issue 15's two cuts in the ingest's imaging, each beside what it replaced: the app's
+    blurhash encoder against the reference ``blurhash`` package on a 32 px image, and the
+    grid rendition's WebP effort 2 (ingest) against 4 on six of the simulator's 2048 px photo
+    results (time, bytes and PSNR against the pixels before encoding)."""
+    import blurhash  # the reference encoder: a dev dependency, as the tests use it
+
+    from seedream.simulator.images import render_result
+
+    tiny = Image.open(io.BytesIO(photo_jpeg(512))).convert("RGB").resize((32, 32))
+    rows = [[tiny.getpixel((x, y)) for x in range(32)] for y in range(32)]
+    times: dict[str, list[float]] = {"app": [], "reference": []}
+    for _ in range(runs):
+        times["app"].append(timed(lambda: imaging._blurhash_encode(tiny, 4, 3)))
+        times["reference"].append(timed(lambda: blurhash.encode(rows, 4, 3)))
+    same = imaging._blurhash_encode(tiny, 4, 3) == blurhash.encode(rows, 4, 3)
+    print("\nplaceholder (issue 15): blurhash 4x3 of a 32 px image, alternated")
+    print(f"{'encoder':<48} {'median':>9} {'p95':>9}")
+    for name, label in (("app", "app: one axis at a time"), ("reference", "reference package")):
+        print(f"{label:<48} {statistics.median(times[name]):>6.2f} ms {p95(times[name]):>6.2f} ms")
+    print(f"same hash: {'yes' if same else 'NO'}")
+
+    tiles = []
+    for n in range(6):
+        result = render_result(f"a lighthouse {n}", "2K", "photo", False, [], str(n))
+        with Image.open(io.BytesIO(result)) as decoded:
+            decoded.draft("RGB", (512, 512))
+            tiles.append(decoded.convert("RGB").resize((WIDTH, WIDTH), Image.Resampling.BICUBIC))
+    print(f"\ngrid rendition (issue 15): {WIDTH} px WebP q80 of 6 simulator photos, by effort")
+    print(f"{'effort':<48} {'median':>9} {'bytes':>9} {'PSNR':>9}")
+    for method, label in ((imaging.INGEST_WEBP_METHOD, "ingest now"), (4, "before")):
+        spent, sizes, quality = [], [], []
+        for tile in tiles:
+
+            def encode(tile: Image.Image = tile, method: int = method) -> bytes:
+                out = io.BytesIO()
+                tile.save(out, "WEBP", quality=80, method=method)
+                return out.getvalue()
+
+            spent += [timed(encode) for _ in range(max(3, runs // 3))]
+            encoded = encode()
+            sizes.append(len(encoded))
+            quality.append(psnr(tile, Image.open(io.BytesIO(encoded)).convert("RGB")))
+        print(
+            f"{f'{label}: method {method}':<48} {statistics.median(spent):>6.1f} ms"
+            f" {statistics.mean(sizes):>9.0f} {statistics.mean(quality):>6.2f} dB"
+        )
+
+
+def psnr(a: Image.Image, b: Image.Image) -> float:
+    from PIL import ImageStat
+
+    mse = sum(v * v for v in ImageStat.Stat(ImageChops.difference(a, b)).rms) / 3
+    return 99.0 if mse == 0 else 10 * math.log10(255**2 / mse)
 
 
 if __name__ == "__main__":

@@ -113,8 +113,9 @@ RESULT_MAX_PIXELS = 100 * MP
 # method 2: on a 1600² photo it encodes in 77 ms instead of 163 ms, for +4.5 % bytes at the same
 # PSNR (38.3 dB).
 # The renditions made at ingest (the grid's 400 px, a burst of completions waits for them) use
-# method 2 as well: on the simulator's 2048 px photo results it encodes a 400 px tile in 7.5 ms
-# instead of 16.2 ms, for +6 % bytes and -0.09 dB PSNR (32.21 against 32.30 dB; issue 15).
+# method 2 as well: on the simulator's 2048 px photo results it encodes a 400 px tile in 6.3 ms
+# instead of 13.4 ms, for +6 % bytes and -0.09 dB PSNR (32.21 against 32.30 dB; issue 15;
+# bench/bench_thumbnails.py prints both).
 THUMBNAIL_WEBP_QUALITY = 80
 THUMBNAIL_WEBP_METHOD = 4
 THUMBNAIL_WEBP_METHOD_LARGE = 2
@@ -983,11 +984,12 @@ def reference_check_for_seedream(width: int, height: int) -> None:
 def _blurhash_encode(image: Image.Image, x_components: int, y_components: int) -> str:
     """The blurhash of a small image (at most ``PLACEHOLDER_SIZE`` a side): the reference
     algorithm (woltapp/blurhash), with its cosine basis applied one axis at a time. The
-    reference Python encoder evaluates two cosines per pixel per component (~6 ms a 32 px
+    reference Python encoder evaluates two cosines per pixel per component (3.8 ms a 32 px
     image); a row sum per horizontal component and channel, then a column sum, gives the same
-    components from ``sum(map(mul, ...))`` loops (~0.4 ms). Float sums in another order can
-    move a component by a rounding error, so the rare value on a quantisation boundary may come
-    out one step apart from the reference encoder's. The caller's image is left as it was."""
+    components from ``sum(map(mul, ...))`` loops (0.5 ms; bench/bench_thumbnails.py prints
+    both). Float sums in another order can move a component by a rounding error, so the rare
+    value on a quantisation boundary may come out one step apart from the reference encoder's.
+    The caller's image is left as it was."""
     rgb = image.convert("RGB") if image.mode != "RGB" else image
     width, height = rgb.size
     linear = [_SRGB_TO_LINEAR[value] for value in rgb.tobytes()]
