@@ -82,6 +82,9 @@
 
     function load() {
       if (!loading) {
+        // Never the list of an earlier fetch: it may name a collection deleted since.
+        tray.removeAttribute("data-loaded");
+        tray.textContent = "Loading collections…";
         loading = fetch(tray.getAttribute("data-collection-tray"), {
           credentials: "same-origin", headers: { "X-Requested-With": "fetch" }
         }).then(function (response) {
@@ -119,13 +122,18 @@
         method: "POST", body: data, credentials: "same-origin",
         headers: { "X-CSRFToken": csrfToken(), "HX-Request": "true" }
       }).then(function (response) {
+        loading = null; // the counts (or the collections) changed: fetched again at the next drag
+        if (response.status === 404) {
+          say("That collection is gone, or no longer yours to add to. Drag again to see the current ones.");
+          return;
+        }
         return response.text().then(function (html) {
-          var page = new DOMParser().parseFromString(html, "text/html");
-          // Added: the dialog's status line; refused: the form shown again, with its alert.
-          var said = page.querySelector("[role=status]") || page.querySelector("[role=alert]");
+          // Only the dialog's own answer counts (an error page has other status lines): added,
+          // its status line; refused, the form shown again with its alert.
+          var panel = new DOMParser().parseFromString(html, "text/html").querySelector(".share-panel");
+          var said = panel && (panel.querySelector("[role=status]") || panel.querySelector("[role=alert]"));
           if (!said) throw new Error(String(response.status));
           say(said.textContent.trim());
-          loading = null; // the counts changed: fetched again at the next drag
         });
       }).catch(function () {
         say("The image could not be added. Select it and choose “Add to collection”.");

@@ -196,19 +196,38 @@ def test_a_gallery_tile_dragged_onto_a_collection_is_added_to_it(
     source = page.locator(f"#tile-{image.generation.public_id} .tile-link img")
     source.wait_for()
     assert page.locator("[data-collection-tray]").is_hidden()
+    _drag_to(page, source, "Spring", meanwhile=lambda: screenshot("collection-drag-tray"))
+    page.wait_for_selector("[data-collection-drop-status]:has-text('Added 1 image to “Spring”.')")
+    assert list(spring.items.values_list("image_id", flat=True)) == [image.pk]
+    assert not Collection.objects.get(name="Autumn").items.exists()
+    page.wait_for_selector("[data-collection-tray]", state="hidden")
+
+    # A collection deleted by a teammate after the tray was drawn: the drop says so in words
+    # (not the page's other status lines), and the next drag shows the collections there are.
+    _drag_to(page, source, "Autumn", meanwhile=Collection.objects.filter(name="Autumn").delete)
+    page.wait_for_selector("[data-collection-drop-status]:has-text('That collection is gone')")
+    _drag_start(page, source)
+    page.wait_for_selector("[data-collection-tray][data-loaded] li:has-text('Spring')")
+    assert page.locator("[data-collection-tray] li:has-text('Autumn')").count() == 0
+    page.mouse.up()
+
+
+def _drag_start(page: Any, source: Any) -> None:
     box = source.bounding_box()
     assert box is not None
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     page.mouse.down()
     page.mouse.move(box["x"] + box["width"] / 2 + 30, box["y"] + box["height"] / 2 + 30, steps=4)
-    target = page.locator("[data-collection-tray][data-loaded] li:has-text('Spring')")
+
+
+def _drag_to(page: Any, source: Any, name: str, *, meanwhile: Any) -> None:
+    """Drag ``source`` onto the tray's collection ``name``; ``meanwhile`` runs once the tray
+    shows it, before the drop."""
+    _drag_start(page, source)
+    target = page.locator(f"[data-collection-tray][data-loaded] li:has-text('{name}')")
     target.wait_for()
-    screenshot("collection-drag-tray")
+    meanwhile()
     spot = target.bounding_box()
     assert spot is not None
     page.mouse.move(spot["x"] + spot["width"] / 2, spot["y"] + spot["height"] / 2, steps=6)
     page.mouse.up()
-    page.wait_for_selector("[data-collection-drop-status]:has-text('Added 1 image to “Spring”.')")
-    assert list(spring.items.values_list("image_id", flat=True)) == [image.pk]
-    assert not Collection.objects.get(name="Autumn").items.exists()
-    page.wait_for_selector("[data-collection-tray]", state="hidden")
